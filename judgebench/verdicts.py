@@ -262,3 +262,11 @@ def _raw_to_text(value: object) -> str | None:
     if isinstance(value, str):
         return value
     return json.dumps(value, default=str)
+
+
+def bundled_pairs() -> pd.DataFrame:
+    """The bundled pairs with gold labels (regenerate with scripts/make_data.py)."""
+    from importlib import resources
+
+    path = resources.files("judgebench").joinpath("data/pairs.jsonl")
+    return validate_pairs(pd.read_json(path, lines=True, dtype={"pair_id": str}))

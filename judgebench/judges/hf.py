@@ -1,0 +1,177 @@
+"""A local Hugging Face causal LM as a judge, read from the label-token logits.
+
+One forward pass per ordered pair, no generation: the prompt ends where the answer starts (the
+chat template's assistant turn plus the template's ``answer_prefix``), and P(first wins) is the
+softmax over the logits of the two label tokens there — Lee et al. 2023's soft label. Each label
+may be spelled with or without a leading space ("A" / " A"); the variants that are single tokens
+are pooled with logsumexp. Pointwise: the expected score sum_i i * P(i) over the score tokens,
+normalised over those tokens (d-RLAIF).
+
+Batches are sorted by length to cut padding, padded on the left so that the answer position is
+the last one, and only the last position's logits are computed (``logits_to_keep=1``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from judgebench.judges.base import Judge, JudgeOutput, OrderedBatch
+from judgebench.judges.templates import PairwiseTemplate, PointwiseTemplate, get_template
+from judgebench.models import LoadedModel, load_model
+
+
+def label_token_ids(tokenizer: Any, label: str) -> list[int]:
+    """Token ids that spell ``label`` as one token (bare and with a leading space)."""
+    ids = []
+    for variant in (label, " " + label):
+        enc = tokenizer.encode(variant, add_special_tokens=False)
+        if len(enc) == 1 and enc[0] not in ids:
+            ids.append(enc[0])
+    return ids
+
+
+class HFJudge(Judge):
+    """A pairwise (and pointwise) judge over any local causal LM.
+
+    >>> judge = HFJudge("tiny:0")          # doctest: +SKIP
+    >>> judge.compare(["2+2?"], ["4"], ["5"])  # doctest: +SKIP
+    array([0.51])
+    """
+
+    def __init__(
+        self,
+        model: str | LoadedModel,
+        template: str | PairwiseTemplate = "default",
+        pointwise_template: str | PointwiseTemplate = "pointwise-1-9",
+        batch_size: int = 16,
+        max_length: int = 4096,
+        device: str | None = None,
+        dtype: str | torch.dtype | None = None,
+        sort_by_length: bool = True,
+        name: str | None = None,
+    ):
+        self.loaded = model if isinstance(model, LoadedModel) else load_model(
+            model, device=device, dtype=dtype)
+        self.model = self.loaded.model.eval()
+        self.tokenizer = self.loaded.tokenizer
+        self.template = get_template(template)
+        self.pointwise_template = get_template(pointwise_template)
+        if not isinstance(self.template, PairwiseTemplate):
+            raise ValueError(f"template must be a pairwise template; {self.template.name!r} is not.")
+        if not isinstance(self.pointwise_template, PointwiseTemplate):
+            raise ValueError(
+                f"pointwise_template must be a pointwise template; "
+                f"{self.pointwise_template.name!r} is not.")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.sort_by_length = sort_by_length
+        self._name = name or f"hf:{self.loaded.spec}"
+        labels = list(self.template.labels) + (
+            [self.template.tie_label] if self.template.tie_label else [])
+        self._label_ids = [self._ids_or_raise(lab, self.template.name) for lab in labels]
+        self._score_ids = [self._ids_or_raise(s, self.pointwise_template.name)
+                           for s in self.pointwise_template.scores]
+        self.chunk_size = max(64, 8 * batch_size)
+
+    def _ids_or_raise(self, label: str, template: str) -> list[int]:
+        ids = label_token_ids(self.tokenizer, label)
+        if not ids:
+            pieces = self.tokenizer.tokenize(label)
+            raise ValueError(
+                f"Label {label!r} of template {template!r} is not a single token for "
+                f"{self.loaded.spec} (it splits into {pieces}); choose a template whose labels "
+                "are single tokens for this tokenizer, e.g. labels ('A', 'B') or digits."
+            )
+        return ids
+
+    def config(self) -> dict[str, Any]:
+        """Model, template and labels: what changes the output."""
+        return {"kind": "hf", "model": self.loaded.spec, "template": self.template.name,
+                "template_text": [self.template.system, self.template.user,
+                                  self.template.answer_prefix],
+                "labels": list(self.template.labels), "tie_label": self.template.tie_label,
+                "dtype": str(next(self.model.parameters()).dtype)}
+
+    # -- prompt building --------------------------------------------------------------------
+
+    def _render(self, messages: list[dict[str, str]], prefix: str) -> str:
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False,
+                                                  add_generation_prompt=True)
+        return text + prefix
+
+    def pairwise_prompts(self, batch: OrderedBatch) -> list[str]:
+        """The full prompt text of each ordered presentation, ending where the label goes."""
+        return [self._render(self.template.messages(q, a, b), self.template.answer_prefix)
+                for q, a, b in zip(batch.prompts, batch.first, batch.second)]
+
+    # -- forward ----------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def label_logprobs(self, texts: Sequence[str], label_ids: list[list[int]]):
+        """Log-probabilities of each label at the last position: (n, n_labels), n_tokens, errors."""
+        enc = [self.tokenizer.encode(t, add_special_tokens=False) for t in texts]
+        n = len(enc)
+        out = np.full((n, len(label_ids)), np.nan)
+        n_tokens = np.array([len(e) for e in enc], dtype=np.int64)
+        errors: list[str | None] = [None] * n
+        ok = [i for i in range(n) if 0 < n_tokens[i] <= self.max_length]
+        for i in set(range(n)) - set(ok):
+            errors[i] = (f"prompt has {n_tokens[i]} tokens; max_length is {self.max_length} "
+                         "(raise max_length or shorten the responses)")
+        order = sorted(ok, key=lambda i: n_tokens[i]) if self.sort_by_length else ok
+        device = next(self.model.parameters()).device
+        flat_ids = [i for ids in label_ids for i in ids]
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            width = max(n_tokens[i] for i in idx)
+            pad = self.tokenizer.pad_token_id or 0
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):  # left padding: the answer position is the last one
+                ids[row, width - n_tokens[i]:] = torch.tensor(enc[i])
+                mask[row, width - n_tokens[i]:] = 1
+            position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = self.model(
+                input_ids=ids.to(device), attention_mask=mask.to(device),
+                position_ids=position_ids.to(device), logits_to_keep=1,
+            ).logits[:, -1, :].float()  # (batch, vocab)
+            logp = torch.log_softmax(logits, dim=-1)[:, flat_ids]  # (batch, n_label_tokens)
+            cols, k = [], 0
+            for ids_of_label in label_ids:  # pool the spellings of each label
+                cols.append(torch.logsumexp(logp[:, k : k + len(ids_of_label)], dim=-1))
+                k += len(ids_of_label)
+            out[idx] = torch.stack(cols, dim=-1).cpu().numpy()
+        return out, n_tokens, errors
+
+    def _judge_batch(self, batch: OrderedBatch) -> JudgeOutput:
+        logp, n_tokens, errors = self.label_logprobs(self.pairwise_prompts(batch), self._label_ids)
+        prob = np.exp(logp)  # (n, 2 or 3): unnormalised label probabilities
+        total = prob.sum(axis=1)
+        with np.errstate(invalid="ignore"):
+            if self.template.tie_label:
+                p_first = (prob[:, 0] + 0.5 * prob[:, 2]) / total
+            else:
+                p_first = prob[:, 0] / total
+        labels = list(self.template.labels) + (
+            [self.template.tie_label] if self.template.tie_label else [])
+        raw = [None if errors[i] else {"logprobs": dict(zip(labels, logp[i].round(4).tolist())),
+                                       "label_mass": round(float(total[i]), 4)}
+               for i in range(len(batch))]
+        return JudgeOutput(p_first=p_first, raw=raw, n_tokens=n_tokens, error=errors)
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
+        """Expected pointwise score sum_i s_i * P(s_i) over the template's score tokens."""
+        tpl = self.pointwise_template
+        texts = [self._render(tpl.messages(q, r), tpl.answer_prefix)
+                 for q, r in zip(prompts, responses)]
+        logp, _, _ = self.label_logprobs(texts, self._score_ids)
+        prob = np.exp(logp)
+        prob = prob / prob.sum(axis=1, keepdims=True)
+        values = np.array([float(s) for s in tpl.scores])
+        return prob @ values

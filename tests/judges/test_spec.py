@@ -1,0 +1,42 @@
+import pytest
+
+from judgebench.judges.hf import HFJudge
+from judgebench.judges.simulated import SimulatedJudge
+from judgebench.judges.spec import load_judge, parse_spec
+from judgebench.judges.verifiers import VerifierJudge
+
+
+def test_simulated_spec():
+    j = load_judge("simulated:position=1.0,verbosity=0.5,seed=3,name=biased")
+    assert isinstance(j, SimulatedJudge)
+    assert (j.position, j.verbosity, j.seed, j.name) == (1.0, 0.5, 3, "biased")
+
+
+def test_tiny_and_verifier_specs():
+    j = load_judge("tiny:1,template=mtbench-pair-v2,batch_size=4")
+    assert isinstance(j, HFJudge) and j.batch_size == 4 and j.template.name == "mtbench-pair-v2"
+    assert isinstance(load_judge("verifier"), VerifierJudge)
+
+
+def test_toml_spec(tmp_path):
+    path = tmp_path / "judge.toml"
+    path.write_text('[judge]\nkind = "simulated"\nposition = 2.0\nnoise = 0.1\n')
+    j = load_judge(path)
+    assert j.position == 2.0 and j.noise == 0.1
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("simulated:positon=1.0", r"Unknown key 'positon' for a simulated judge"),
+    ("simulated:position=high", r"Bad value for 'position'"),
+    ("magic:thing", r"Unknown judge kind 'magic'"),
+    ("hf:", r"needs a model"),
+    ("openai:gpt-4o", r"openai:MODEL@BASE_URL"),
+    ("hf:a,b", r"names two targets"),
+])
+def test_bad_specs(spec, match):
+    with pytest.raises(ValueError, match=match):
+        load_judge(spec)
+
+
+def test_parse_spec():
+    assert parse_spec("hf:/models/x,batch_size=8") == ("hf", "/models/x", {"batch_size": 8})
