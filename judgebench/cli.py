@@ -27,9 +27,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
     table = import_log(args.format, args.path, **options)
     save_table(table, args.out)
     n_pairs = table["pair_id"].nunique()
-    judges = sorted(table["judge"].unique()) if "judge" in table else []
-    print(f"Imported {len(table)} verdict rows on {n_pairs} pairs from {len(judges)} judge(s) "
-          f"-> {args.out}")
+    if "judge" not in table:  # e.g. trl preference sets: pairs to be judged, no verdicts yet
+        print(f"Imported {n_pairs} pairs (no verdicts in this format) -> {args.out}")
+        return 0
+    n_failed = int(table["failed"].sum())
+    print(f"Imported {len(table)} verdict rows ({n_failed} failed) on {n_pairs} pairs from "
+          f"{table['judge'].nunique()} judge(s) -> {args.out}")
     return 0
 
 
@@ -59,6 +62,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     result = run_audit(
         verdicts=args.verdicts, judge=args.judge, pairs=args.pairs, out_dir=args.out,
         seed=args.seed, n_boot=args.n_boot, probes=not args.no_probes,
+        judge_model=args.judge_model,
     )
     print(json.dumps(result, indent=2))
     return 0
@@ -112,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("import", help="import an external judge log as a verdict table")
-    p.add_argument("format", help="llmbar | alpacaeval | mtbench | pandalm | generic")
+    p.add_argument("format", help="llmbar | alpacaeval | mtbench | pandalm | generic | trl")
     p.add_argument("path")
     p.add_argument("--out", required=True, help="output table (.parquet, .csv or .jsonl)")
     p.add_argument("--map", nargs="*", metavar="KEY=VALUE",
@@ -135,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--no-probes", action="store_true", help="skip counterfactual re-judging")
+    p.add_argument("--judge-model", default=None,
+                   help="the judge's own model name in model_1/model_2 (for self-preference)")
     p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("calibrate", help="fit calibration steps on one split, evaluate on the other")

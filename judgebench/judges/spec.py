@@ -40,8 +40,8 @@ _OPTIONS: dict[str, dict[str, Callable[[str], Any]]] = {
     "hf": {"template": str, "pointwise_template": str, "batch_size": int, "max_length": int,
            "device": str, "dtype": str, "sort_by_length": _bool, "name": str},
     "openai": {"template": str, "max_concurrency": int, "timeout_s": float, "max_retries": int,
-               "backoff_s": float, "temperature": float, "top_logprobs": int, "name": str,
-               "api_key_env": str},
+               "backoff_s": float, "temperature": float, "top_logprobs": int, "max_tokens": int,
+               "name": str, "api_key_env": str},
     "verifier": {"name": str},
 }
 _OPTIONS["bundled"] = _OPTIONS["hf"]

@@ -1,0 +1,214 @@
+"""Position bias: does the judge's verdict depend on which answer it sees first? (DESIGN §4)
+
+Every measure here is computed on the two ordered verdicts of one pair and resampled by pair.
+Definitions (docs/design/audit-definitions.md):
+
+* **winner** of a verdict: the first shown answer if P(first) > 0.5, the second if < 0.5, a
+  **tie** if exactly 0.5; a failed verdict has no winner. A verdict is **decisive** unless it
+  is a tie or failed.
+* **consistency** (Zheng et al. 2023): share of pairs whose winner, mapped back to
+  response_1/response_2, is the same in both orders (a tie in both orders is consistent).
+* **conflict rate** (Wang et al. 2023): 1 - consistency.
+* **P(first)**: share of all decisive verdicts, both orders pooled, won by the first slot.
+* **same position preferred** (Lee et al. 2023): share of pairs where the same *slot* wins in
+  both orders (first twice or second twice).
+* **offset_logit**: mean over pairs of (logit P(first|12) + logit P(first|21)) / 2, with P
+  clipped to [eps, 1 - eps]. The quality term flips sign between the orders and cancels, so
+  for a judge with P(first) = sigmoid(T * (quality + b + noise)) it estimates T * b.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.special import logit
+
+from judgebench.audit.stats import Estimate, bootstrap_ci, per_pair, weighted_mean, weighted_ratio
+
+#: Clip for logits of hard (0/1) probabilities: logit(1 - 1e-4) = 9.21.
+OFFSET_EPS = 1e-4
+#: Offsets are resampled on a grid of sd/OFFSET_GRID (estimate and CI shift stay exact).
+OFFSET_GRID = 100
+TABLE_COLUMNS = ["judge", "measure", "estimate", "ci_low", "ci_high", "n", "note"]
+POSITION_MEASURES = ("consistency", "conflict_rate", "p_first", "same_position_preferred",
+                     "offset_logit")
+
+
+def winner(p: np.ndarray) -> np.ndarray:
+    """The winner of each verdict from P(first): 1.0 first, 0.0 second, 0.5 tie, NaN failed.
+
+    >>> winner(np.array([0.9, 0.1, 0.5, np.nan])).tolist()
+    [1.0, 0.0, 0.5, nan]
+    """
+    p = np.asarray(p, dtype=float)
+    out = np.where(p > 0.5, 1.0, np.where(p < 0.5, 0.0, 0.5))
+    out[np.isnan(p)] = np.nan
+    return out
+
+
+def response1_wins(p_12: np.ndarray, p_21: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Winners in response_1 terms per order: 1.0 response_1, 0.0 response_2, 0.5 tie, NaN."""
+    # Order 12 shows response_1 first; order 21 shows it second, so its winner flips.
+    return winner(p_12), 1.0 - winner(p_21)
+
+
+def swap_averaged_win(p_12: np.ndarray, p_21: np.ndarray) -> np.ndarray:
+    """Per pair, response_1's win (1, 0.5 tie, 0) averaged over the valid orders; NaN if none.
+
+    >>> swap_averaged_win(np.array([0.9, 0.9, np.nan]), np.array([0.2, 0.7, 0.4])).tolist()
+    [1.0, 0.5, 1.0]
+    """
+    r12, r21 = response1_wins(p_12, p_21)
+    n_valid = np.isfinite(r12).astype(float) + np.isfinite(r21)
+    with np.errstate(invalid="ignore"):
+        return (np.nan_to_num(r12) + np.nan_to_num(r21)) / np.where(n_valid > 0, n_valid, np.nan)
+
+
+def pair_outcomes(p_12: np.ndarray, p_21: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-pair indicators behind every position measure (pairs with a NaN order give NaN).
+
+    ``consistent`` and ``same_position`` are 0/1 per pair; ``first_wins`` and ``decisive``
+    count verdicts (0-2) per pair, over whichever orders are valid.
+    """
+    w12, w21 = winner(p_12), winner(p_21)
+    both = ~(np.isnan(w12) | np.isnan(w21))
+    # In response_1 terms: order 12 shows response_1 first, order 21 shows it second.
+    consistent = np.where(both, (w12 == 1.0 - w21).astype(float), np.nan)
+    same = np.where(both, ((w12 == w21) & (w12 != 0.5)).astype(float), np.nan)
+    first_wins = (w12 == 1.0).astype(float) + (w21 == 1.0)
+    decisive = np.isin(w12, (0.0, 1.0)).astype(float) + np.isin(w21, (0.0, 1.0))
+    return {"consistent": consistent, "same_position": same, "first_wins": first_wins,
+            "decisive": decisive}
+
+
+def offset_logits(p_12: np.ndarray, p_21: np.ndarray, eps: float = OFFSET_EPS) -> np.ndarray:
+    """Per-pair position offset (logit P(first|12) + logit P(first|21)) / 2, clipped at eps."""
+    a = np.clip(np.asarray(p_12, dtype=float), eps, 1 - eps)
+    b = np.clip(np.asarray(p_21, dtype=float), eps, 1 - eps)
+    return (logit(a) + logit(b)) / 2.0
+
+
+def _mean_on_grid(x: np.ndarray, n_boot: int, seed: int) -> Estimate:
+    """Bootstrap mean of a continuous per-pair value, resampled on a fine grid for speed.
+
+    Rounding to sd/OFFSET_GRID lets identical values share one multinomial draw (a million
+    pairs collapse to ~1000 distinct values). The rounding adds variance of (sd/100)^2/12
+    per pair (1e-5 of the total) and its mean shift is removed, so the CI is exact to ~1e-5.
+    """
+    x = x[np.isfinite(x)]
+    sd = float(np.std(x)) if x.size else 0.0
+    if sd == 0.0:
+        return bootstrap_ci(weighted_mean, x, n_boot=n_boot, seed=seed, compress=True)
+    step = sd / OFFSET_GRID
+    coarse = np.round(x / step) * step
+    est = bootstrap_ci(weighted_mean, coarse, n_boot=n_boot, seed=seed, compress=True)
+    exact = float(np.mean(x))
+    shift = exact - est.estimate
+    return Estimate(exact, est.ci_low + shift, est.ci_high + shift, est.n)
+
+
+def position_bias(
+    p_12: np.ndarray,
+    p_21: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    seed: int,
+    eps: float = OFFSET_EPS,
+) -> dict[str, Estimate]:
+    """All position measures from P(first) per pair in orders 12 and 21 (NaN = no verdict).
+
+    Consistency (Zheng et al. 2023, Table 2), conflict rate (Wang et al. 2023), P(first) over
+    decisive verdicts, % same position preferred (Lee et al. 2023, Table 4), and the mean logit
+    offset. Paired measures use the pairs valid in both orders; P(first) uses every decisive
+    verdict. ``n`` is the number of pairs behind each estimate.
+
+    >>> est = position_bias(np.array([0.9, 0.8, 0.3]), np.array([0.2, 0.7, 0.6]), seed=0)
+    >>> est["consistency"].estimate, est["p_first"].estimate
+    (0.6666666666666666, 0.6666666666666666)
+    """
+    p_12, p_21 = np.asarray(p_12, dtype=float), np.asarray(p_21, dtype=float)
+    if p_12.shape != p_21.shape:
+        raise ValueError(f"p_12 and p_21 must have the same shape (one entry per pair); got "
+                         f"{p_12.shape} and {p_21.shape}.")
+    o = pair_outcomes(p_12, p_21)
+    both = np.isfinite(o["consistent"])
+    kw = {"n_boot": n_boot, "seed": seed, "compress": True}
+    dec = o["decisive"] > 0
+    return {
+        "consistency": bootstrap_ci(weighted_mean, o["consistent"][both], **kw),
+        "conflict_rate": bootstrap_ci(weighted_mean, 1.0 - o["consistent"][both], **kw),
+        "p_first": bootstrap_ci(weighted_ratio, o["first_wins"][dec], o["decisive"][dec], **kw),
+        "same_position_preferred": bootstrap_ci(weighted_mean, o["same_position"][both], **kw),
+        "offset_logit": _mean_on_grid(offset_logits(p_12[both], p_21[both], eps), n_boot, seed),
+    }
+
+
+def is_hard(p: np.ndarray) -> bool:
+    """Whether every valid probability is 0, 0.5 or 1 (parsed verdicts, not probabilities)."""
+    p = np.asarray(p, dtype=float)
+    p = p[np.isfinite(p)]
+    return bool(np.isin(p, (0.0, 0.5, 1.0)).all())
+
+
+def estimate_rows(judge: str, prefix: str, estimates: dict[str, Estimate],
+                  notes: dict[str, str] | None = None, **extra: object) -> list[dict]:
+    """Long-table rows (TABLE_COLUMNS + extra) for a dict of estimates and skip notes."""
+    rows = []
+    for name, est in estimates.items():
+        note = (notes or {}).get(name, "")
+        if not note and est.n == 0:
+            note = "no pairs qualify for this measure"
+        if note:
+            rows.append({"judge": judge, "measure": f"{prefix}.{name}", "estimate": np.nan,
+                         "ci_low": np.nan, "ci_high": np.nan, "n": int(est.n), "note": note,
+                         **extra})
+        else:
+            rows.append({"judge": judge, "measure": f"{prefix}.{name}", "estimate": est.estimate,
+                         "ci_low": est.ci_low, "ci_high": est.ci_high, "n": int(est.n),
+                         "note": "", **extra})
+    return rows
+
+
+def position_table(
+    verdicts: pd.DataFrame,
+    by: str | Sequence[str] | None = None,
+    *,
+    n_boot: int = 1000,
+    seed: int,
+    eps: float = OFFSET_EPS,
+) -> pd.DataFrame:
+    """Position measures per judge (and per value of each ``by`` column) as a long table.
+
+    Columns: judge, measure ('position.<name>'), estimate, ci_low, ci_high, n, note, then the
+    ``by`` columns. A measure the data cannot support has NaN and its reason in ``note``: every
+    measure needs both orders in the judge's table; offset_logit also needs probabilities.
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> t = position_table(simulate_verdicts(300, seed=0, position=1.0), n_boot=100, seed=0)
+    >>> bool(t.set_index("measure").loc["position.offset_logit", "ci_low"] > 0.5)
+    True
+    """
+    by = [by] if isinstance(by, str) else list(by or [])
+    missing = [c for c in by if c not in verdicts.columns]
+    if missing:
+        raise ValueError(f"position_table: grouping column(s) {missing} are not in the verdicts "
+                         f"table; available: {list(verdicts.columns)}.")
+    pp = per_pair(verdicts, by)
+    rows: list[dict] = []
+    for keys, grp in pp.groupby(["judge", *by], sort=True, dropna=False):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        judge, extra = keys[0], dict(zip(by, keys[1:]))
+        orders = verdicts.loc[verdicts["judge"] == judge, "order"].astype(str).unique()
+        est = position_bias(grp["p_12"].to_numpy(), grp["p_21"].to_numpy(), n_boot=n_boot,
+                            seed=seed, eps=eps)
+        notes: dict[str, str] = {}
+        if not {"12", "21"} <= set(orders):
+            notes = {m: f"needs both orders ('12' and '21'); judge {judge!r} has only "
+                        f"{sorted(orders)}" for m in POSITION_MEASURES}
+        elif is_hard(np.concatenate([grp["p_12"], grp["p_21"]])):
+            notes["offset_logit"] = ("verdicts are hard (0, 0.5 or 1): a logit offset needs "
+                                     "probabilities; see consistency and p_first instead")
+        rows += estimate_rows(judge, "position", est, notes, **extra)
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS + by)

@@ -1,0 +1,157 @@
+"""Counterfactual probes (CALM, Ye et al. 2025): does a content-free cue change the verdict?
+
+Design (docs/design/audit-definitions.md):
+
+* **Which response is edited**: the one the judge did *not* prefer in the unedited baseline
+  (its swap-averaged win for response_1 below 0.5 -> response_1 is edited; above -> response_2;
+  an exact tie -> response_2). A cue added to the loser is the one that can flip a verdict, so
+  the probe measures something; a cue added to the winner could only confirm it.
+* **Injection** names the slot the edited response occupies in each order: "answer A" when it
+  is shown first, "answer B" when second. Its probe pairs are therefore built and judged one
+  order at a time (column ``probe_order``); the other probes are judged in both orders.
+* **robustness** (CALM's robustness rate): share of verdicts whose winner (first, second or
+  tie) is the same with and without the edit, comparing each order with the same order;
+  per pair over its valid orders, resampled by pair.
+* **edited_win_rate**: share of edited verdicts won by the edited response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from judgebench.audit.perturb import EDITS, SLOT_DEPENDENT
+from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, swap_averaged_win, winner
+from judgebench.audit.stats import bootstrap_ci, per_pair, weighted_ratio
+from judgebench.verdicts import validate_pairs
+
+PROBE_MEASURES = ("robustness", "edited_win_rate")
+
+
+def baseline_loser(verdicts: pd.DataFrame) -> pd.Series:
+    """Per pair_id, the response (1 or 2) the judge did not prefer; a tie -> 2. One judge only."""
+    judges = verdicts["judge"].unique()
+    if len(judges) != 1:
+        raise ValueError(f"baseline_loser needs the verdicts of one judge; got {list(judges)}. "
+                         "Filter the table first, e.g. verdicts[verdicts.judge == name].")
+    pp = per_pair(verdicts)
+    r1 = swap_averaged_win(pp["p_12"].to_numpy(), pp["p_21"].to_numpy())
+    # NaN (both orders failed) falls to 2 as well: the choice is documented, never a verdict.
+    return pd.Series(np.where(r1 > 0.5, 2, np.where(r1 < 0.5, 1, 2)), index=pp["pair_id"],
+                     name="edited")
+
+
+def probe_pairs(
+    pairs: pd.DataFrame,
+    probes: Sequence[str] = tuple(EDITS),
+    target: str | Mapping[str, int] | pd.Series = "response_2",
+    labels: tuple[str, str] = ("A", "B"),
+) -> pd.DataFrame:
+    """Edited copies of each pair, one per probe, with the edit applied to ``target``.
+
+    ``target`` is 'response_1', 'response_2', or a mapping pair_id -> 1/2 such as
+    :func:`baseline_loser` (what ``run_audit`` uses). ``labels`` are the judge template's
+    slot labels, used by the injection text. Columns added: ``source_pair_id``, ``probe``,
+    ``edited`` (1/2) and ``probe_order`` ('both', or '12'/'21' for slot-dependent probes).
+    Gold labels and model names are kept: the edit adds no content.
+
+    >>> p = pd.DataFrame({"pair_id": ["a"], "prompt": ["q"], "response_1": ["x."],
+    ...                   "response_2": ["y."]})
+    >>> out = probe_pairs(p, ["injection"])
+    >>> [(r[-2:], o) for r, o in zip(out.response_2, out.probe_order)]
+    [('B.', '12'), ('A.', '21')]
+    """
+    pairs = validate_pairs(pairs)
+    bad = [p for p in probes if p not in EDITS]
+    if bad or not probes:
+        raise ValueError(f"Unknown probe(s) {bad}; choose from {sorted(EDITS)}.")
+    edited = _edited_slots(pairs, target)
+    rows = []
+    for rec, slot in zip(pairs.to_dict("records"), edited):
+        col = f"response_{slot}"
+        for probe in probes:
+            # (order, label the edited response is shown under in that order)
+            if probe in SLOT_DEPENDENT:
+                plan = [("12", labels[slot - 1]), ("21", labels[2 - slot])]
+            else:
+                plan = [("both", labels[0])]
+            for order, label in plan:
+                row = dict(rec)
+                row[col] = EDITS[probe](rec[col], label)
+                suffix = "" if order == "both" else f"|{order}"
+                row.update(pair_id=f"{rec['pair_id']}|{probe}{suffix}",
+                           source_pair_id=rec["pair_id"], probe=probe, edited=slot,
+                           probe_order=order)
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _edited_slots(pairs: pd.DataFrame, target: Any) -> np.ndarray:
+    if isinstance(target, str):
+        if target not in ("response_1", "response_2"):
+            raise ValueError(f"target must be 'response_1', 'response_2' or a mapping pair_id -> "
+                             f"1/2; got {target!r}.")
+        return np.full(len(pairs), int(target[-1]))
+    slots = pd.Series(target).rename(index=str).reindex(pairs["pair_id"])
+    if slots.isna().any() or not slots.isin([1, 2]).all():
+        missing = pairs["pair_id"][slots.isna().to_numpy()].tolist()[:3]
+        raise ValueError(f"target must give 1 or 2 for every pair_id; missing or invalid for "
+                         f"{missing or 'some pairs'}. Build it with baseline_loser(verdicts).")
+    return slots.to_numpy(dtype=int)
+
+
+def judge_probe_pairs(judge: Any, probed: pd.DataFrame, *, cache: Any = None,
+                      progress: bool = False) -> pd.DataFrame:
+    """Judge probe pairs: both orders, or only ``probe_order`` for slot-dependent probes."""
+    frames = []
+    for order, grp in probed.groupby("probe_order", sort=True):
+        orders = ("12", "21") if order == "both" else (order,)
+        frames.append(judge.judge(grp.reset_index(drop=True), orders=orders, cache=cache,
+                                  progress=progress))
+    return pd.concat(frames, ignore_index=True)
+
+
+def probe_table(baseline: pd.DataFrame, probe_verdicts: pd.DataFrame, *, n_boot: int = 1000,
+                seed: int) -> pd.DataFrame:
+    """Robustness and edited-response win rate per judge and probe, as a long table.
+
+    ``baseline`` are the unedited verdicts; ``probe_verdicts`` the same judge's verdicts on
+    :func:`probe_pairs`. Each probe verdict is compared with the baseline verdict of the same
+    pair in the same order.
+    """
+    need = ["source_pair_id", "probe", "edited"]
+    missing = [c for c in need if c not in probe_verdicts.columns]
+    if missing:
+        raise ValueError(f"probe_verdicts lacks {missing}: judge the output of probe_pairs().")
+    base = baseline[["judge", "pair_id", "order", "p_first", "failed"]].copy()
+    base["pair_id"] = base["pair_id"].astype(str)
+    probe = probe_verdicts[["judge", "source_pair_id", "order", "p_first", "p_1", "failed",
+                            *need[1:]]].copy()
+    probe["source_pair_id"] = probe["source_pair_id"].astype(str)
+    m = probe.merge(base, left_on=["judge", "source_pair_id", "order"],
+                    right_on=["judge", "pair_id", "order"], how="left",
+                    suffixes=("", "_base"))
+    w_probe = winner(np.where(m["failed"], np.nan, m["p_first"]))
+    w_base = winner(np.where(m["failed_base"].fillna(True).astype(bool), np.nan,
+                             m["p_first_base"]))
+    both = np.isfinite(w_probe) & np.isfinite(w_base)
+    r1 = winner(np.where(m["failed"], np.nan, m["p_1"]))  # response_1 terms
+    m = m.assign(unchanged=(both & (w_probe == w_base)).astype(float), comparable=both,
+                 edited_wins=np.isfinite(r1) & (r1 == np.where(m["edited"] == 1, 1.0, 0.0)),
+                 valid=np.isfinite(r1))
+    per = m.groupby(["judge", "probe", "source_pair_id"], sort=True)[
+        ["unchanged", "comparable", "edited_wins", "valid"]].sum().reset_index()
+    rows: list[dict] = []
+    for (judge, probe_name), g in per.groupby(["judge", "probe"], sort=True):
+        est = {}
+        for name, num, den in (("robustness", "unchanged", "comparable"),
+                               ("edited_win_rate", "edited_wins", "valid")):
+            keep = g[den].to_numpy() > 0
+            est[name] = bootstrap_ci(weighted_ratio, g[num].to_numpy(float)[keep],
+                                     g[den].to_numpy(float)[keep], n_boot=n_boot, seed=seed,
+                                     compress=True)
+        rows += estimate_rows(judge, f"probes.{probe_name}", est)
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)

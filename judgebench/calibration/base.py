@@ -1,0 +1,292 @@
+"""The calibration step protocol, the step registry and the checks every step shares.
+
+A step is a scikit-learn-style estimator on verdict tables (STYLE §4): ``__init__`` stores its
+arguments and nothing else, ``fit(verdicts)`` returns ``self`` and sets attributes whose names end
+in ``_``, ``transform(verdicts)`` returns a new verdict table. A transformed table keeps the
+verdict schema, so every audit still reads it: ``p_1`` and ``p_first`` hold the calibrated
+probabilities, ``p_1_calibrated`` repeats ``p_1`` (DESIGN §1's name) and ``p_1_raw`` /
+``p_first_raw`` keep the judge's own numbers (set by the first step, never overwritten).
+
+Steps are registered by name (``"temperature"``, ``"ensemble:dawid_skene"``, ...) so that a spec
+string or a saved pipeline rebuilds them from a dictionary lookup, never from ``getattr`` on a
+user string.
+
+>>> make_step("temperature").name
+'temperature'
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+
+from judgebench.verdicts import label_to_p1, validate_verdicts
+
+#: Probabilities are clipped to [EPS, 1 - EPS] before a logit, so a hard 0/1 verdict has a
+#: finite margin (|z| = 13.8) instead of an infinite one.
+EPS = 1e-6
+
+#: The fewest labelled pairs a step that learns from gold may be fitted on.
+MIN_LABELLED_PAIRS = 20
+
+_REGISTRY: dict[str, type[Step]] = {}
+
+
+class NotFittedError(ValueError):
+    """A step (or pipeline) was used before ``fit``; the message says what to call."""
+
+
+def register(*names: str):
+    """Class decorator: make a step constructible by ``make_step(name)``."""
+
+    def deco(cls: type[Step]) -> type[Step]:
+        for name in names:
+            if name in _REGISTRY:
+                raise ValueError(f"step name {name!r} is already registered to {_REGISTRY[name]}.")
+            _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def _load_steps() -> None:
+    # Importing the step modules fills the registry; they import this module, not the reverse.
+    from judgebench.calibration import ensemble, length, swap, temperature  # noqa: F401
+
+
+def step_names() -> list[str]:
+    """All registered step names, sorted."""
+    _load_steps()
+    return sorted(_REGISTRY)
+
+
+def make_step(spec: str, **params: Any) -> Step:
+    """Build an unfitted step from its registered name (e.g. ``"swap"``, ``"ensemble:majority"``).
+
+    >>> make_step("ensemble").name
+    'ensemble:mean_logit'
+    """
+    _load_steps()
+    cls = _REGISTRY.get(str(spec).strip())
+    if cls is None:
+        raise ValueError(
+            f"Unknown calibration step {spec!r}. Allowed: {step_names()}. "
+            "Separate several steps with commas, e.g. 'swap,temperature'."
+        )
+    return cls(**params)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Numpy scalars/arrays and nested containers -> plain JSON types (NaN -> None)."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
+class Step:
+    """Base class of calibration steps: sklearn-style ``fit``/``transform`` on verdict tables."""
+
+    #: The registered name; ``to_dict`` writes it and ``from_dict`` looks it up.
+    name: ClassVar[str] = "step"
+    #: Whether ``transform`` needs both orders of a pair (CalibratedJudge then asks for both).
+    needs_both_orders: ClassVar[bool] = False
+
+    # -- the sklearn contract -----------------------------------------------------------------
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments (what ``__init__`` stored)."""
+        sig = inspect.signature(type(self).__init__)
+        return {k: getattr(self, k) for k in sig.parameters if k != "self"}
+
+    def fit(self, verdicts: pd.DataFrame) -> Step:
+        """Learn the step's parameters from ``verdicts``; returns self."""
+        raise NotImplementedError
+
+    def transform(self, verdicts: pd.DataFrame) -> pd.DataFrame:
+        """Return calibrated verdicts (a new table; the input is not changed)."""
+        raise NotImplementedError
+
+    def fit_transform(self, verdicts: pd.DataFrame) -> pd.DataFrame:
+        """``fit(verdicts).transform(verdicts)``."""
+        return self.fit(verdicts).transform(verdicts)
+
+    def fitted_params(self) -> dict[str, Any]:
+        """The fitted attributes (names ending in ``_``) as JSON-able values."""
+        return {k: to_jsonable(v) for k, v in vars(self).items()
+                if k.endswith("_") and not k.startswith("_")}
+
+    def is_fitted(self) -> bool:
+        """Whether ``fit`` has run."""
+        return bool(self.fitted_params())
+
+    def check_fitted(self) -> None:
+        """Raise :class:`NotFittedError` unless ``fit`` has run."""
+        if not self.is_fitted():
+            raise NotFittedError(
+                f"The {self.name!r} step is not fitted; call .fit(verdicts) on the fit split "
+                "first (or load a fitted pipeline with Pipeline.from_json)."
+            )
+
+    # -- JSON ---------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"step": name, "params": constructor args, "fitted": fitted attributes}``."""
+        return {"step": self.name, "params": to_jsonable(self.get_params()),
+                "fitted": self.fitted_params()}
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> Step:
+        """Rebuild a (fitted) step from :meth:`to_dict`'s output."""
+        if not isinstance(spec, dict) or "step" not in spec:
+            raise ValueError(f"A saved step must be a dict with a 'step' name; got {spec!r}.")
+        step = make_step(spec["step"], **spec.get("params", {}))
+        step._load_fitted(spec.get("fitted", {}))
+        return step
+
+    def _load_fitted(self, fitted: dict[str, Any]) -> None:
+        # Subclasses whose fitted state is not plain JSON (e.g. arrays) override this.
+        for key, value in fitted.items():
+            if not key.endswith("_"):
+                raise ValueError(f"fitted attribute names end in '_'; got {key!r}.")
+            setattr(self, key, value)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared table helpers
+
+
+def prepare(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Validate and normalise a verdict table (a copy with a clean 0..n-1 index)."""
+    if not isinstance(verdicts, pd.DataFrame):
+        raise ValueError(f"verdicts must be a pandas DataFrame; got {type(verdicts).__name__}.")
+    return validate_verdicts(verdicts).reset_index(drop=True)
+
+
+def gold_p1(verdicts: pd.DataFrame) -> np.ndarray:
+    """P(response_1 better) from the gold label per row (NaN where unlabelled or no column)."""
+    if "label" not in verdicts.columns:
+        return np.full(len(verdicts), np.nan)
+    return np.array([label_to_p1(v) for v in verdicts["label"].to_numpy(dtype=float)])
+
+
+def safe_logit(p: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """logit(p) with p clipped to [eps, 1 - eps]; NaN stays NaN."""
+    return logit(np.clip(np.asarray(p, dtype=float), eps, 1.0 - eps))
+
+
+def with_p1(verdicts: pd.DataFrame, p1: np.ndarray) -> pd.DataFrame:
+    """A copy of ``verdicts`` whose p_1/p_first are replaced; the first call keeps the raw ones."""
+    out = verdicts.copy()
+    for col in ("p_1", "p_first"):
+        if f"{col}_raw" not in out.columns:
+            out[f"{col}_raw"] = out[col]
+    p1 = np.asarray(p1, dtype=float)
+    # A failed judgment stays failed: calibration never invents a preference for it.
+    p1 = np.where(out["failed"].to_numpy(bool), np.nan, np.clip(p1, 0.0, 1.0))
+    out["p_1"] = p1
+    out["p_first"] = np.where(out["order"].to_numpy() == "12", p1, 1.0 - p1)
+    out["p_1_calibrated"] = p1
+    return out
+
+
+def require_judges(fitted: dict[str, Any], verdicts: pd.DataFrame, step: str) -> None:
+    """Raise if ``verdicts`` holds a judge the step was not fitted on."""
+    unseen = sorted(set(verdicts["judge"].astype(str)) - set(fitted))
+    if unseen:
+        raise ValueError(
+            f"The {step!r} step was fitted on judge(s) {sorted(fitted)} but got verdicts from "
+            f"{unseen} in 'judge'. Fit the step on a split that contains those judges."
+        )
+
+
+def labelled_rows(verdicts: pd.DataFrame, step: str, judge: str) -> pd.DataFrame:
+    """The judge's usable labelled rows, or a ValueError saying why they cannot fit ``step``.
+
+    Usable = not failed, finite p_1, gold label present. Requires at least
+    :data:`MIN_LABELLED_PAIRS` distinct pairs and both outcomes among the decisive labels.
+    """
+    where = f"judge {judge!r} in the fit split"
+    if "label" not in verdicts.columns:
+        raise ValueError(
+            f"The {step!r} step learns from gold labels but the verdicts have no 'label' column. "
+            "Add labels (1, 2, 0.5 or P(response_1 better)) or use an unsupervised step "
+            "('swap', 'length', 'ensemble:dawid_skene')."
+        )
+    p = verdicts["p_1"].to_numpy(dtype=float)
+    if not np.isfinite(p).any():
+        raise ValueError(
+            f"p_1 is NaN on every row of {where} (all {len(verdicts)} judgments failed); "
+            f"the {step!r} step has nothing to fit. Rerun the judge or drop it from the table."
+        )
+    y = gold_p1(verdicts)
+    rows = verdicts[np.isfinite(p) & np.isfinite(y)]
+    n_pairs = rows["pair_id"].nunique()
+    if n_pairs < MIN_LABELLED_PAIRS:
+        raise ValueError(
+            f"The {step!r} step needs at least {MIN_LABELLED_PAIRS} labelled pairs with a "
+            f"judgment for {where}; 'label' gives {n_pairs}. Label more pairs or raise "
+            "fit_frac so that more of them land in the fit split."
+        )
+    decisive = gold_p1(rows)
+    decisive = decisive[decisive != 0.5]
+    if not ((decisive > 0.5).any() and (decisive < 0.5).any()):
+        which = "ties only" if decisive.size == 0 else (
+            "response_1 better" if (decisive > 0.5).all() else "response_2 better")
+        raise ValueError(
+            f"'label' has one class in {where} (all {which}); the {step!r} step cannot tell a "
+            "calibrated judge from one that always says the same. Add pairs with the other "
+            "outcome or split differently (seed / split_col)."
+        )
+    return rows
+
+
+class PerJudgeStep(Step):
+    """A step fitted separately for each judge: ``params_[judge]`` holds that judge's numbers.
+
+    Subclasses implement ``_fit_judge(rows, judge) -> dict`` and
+    ``_transform_judge(rows, params) -> new p_1`` (an array aligned with ``rows``).
+    """
+
+    def fit(self, verdicts: pd.DataFrame) -> PerJudgeStep:
+        """Fit one set of parameters per judge in ``verdicts``; returns self."""
+        table = prepare(verdicts)
+        self.params_ = {str(judge): self._fit_judge(rows, str(judge))
+                        for judge, rows in table.groupby("judge", sort=True)}
+        return self
+
+    def transform(self, verdicts: pd.DataFrame) -> pd.DataFrame:
+        """Apply each judge's fitted parameters to that judge's rows."""
+        self.check_fitted()
+        table = prepare(verdicts)
+        require_judges(self.params_, table, self.name)
+        p1 = table["p_1"].to_numpy(dtype=float).copy()
+        for judge, idx in table.groupby("judge").groups.items():
+            p1[idx] = self._transform_judge(table.loc[idx], self.params_[str(judge)])
+        return with_p1(table, p1)
+
+    def _fit_judge(self, rows: pd.DataFrame, judge: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _transform_judge(self, rows: pd.DataFrame, params: dict[str, Any]) -> np.ndarray:
+        raise NotImplementedError
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function (scipy's expit, re-exported so steps import one module)."""
+    return expit(z)

@@ -1,0 +1,248 @@
+"""Length control: the AlpacaEval LC logistic model as a calibrator (Dubois et al. 2024).
+
+The judge's own preference (its p_1, a soft target; no gold needed) is modelled per judge as::
+
+    logit P(response_1 preferred) = c + ψ·s + φ·tanh(Δlen / sd(Δlen))
+                                    + γ·logit(y)               # gold, when labels are present
+                                    + θ[model_1] - θ[model_2]  # model terms, when known
+                                    + η[instruction]           # prompts with several pairs
+
+with Δlen = len_1 - len_2 in characters, sd(Δlen) over the fit split's pairs, s = +1 for order
+"12" and -1 for "21" (the first slot's pull on p_1). θ and η are L2-regularised (``l2``); c, ψ,
+φ and γ are not. The controlled preference is the model's prediction with Δlen = 0; as a
+calibrator the step removes only the length term from each verdict:
+``p_controlled = sigmoid(logit(p_1) - φ·tanh(Δlen / sd))``.
+
+Why gold enters as a covariate: in real data longer answers are often better. Without a quality
+term φ would soak up that genuine correlation and the step would punish length that earned its
+win; with it, φ measures the judge's length preference *beyond* quality (AlpacaEval's model
+terms play the same role). The control is only as good as the gold: a soft label (P(response_1
+better)) carries the quality margin and removes the confound; a hard 1/2 label is a noisy proxy
+of quality, so part of a genuine quality-length correlation can still load on φ. Without labels
+φ is the total length association (recorded as ``used_gold = False``).
+
+φ itself: the LC model's coefficient (``phi_lc``, AlpacaEval's number) is a population-average
+effect, attenuated by every quality difference the covariates miss (logistic models are not
+collapsible), so subtracting it from each verdict's logit under-corrects. The step therefore
+removes ``phi``, the length term whose removal makes the refitted LC model's length coefficient
+zero (a one-dimensional root, scipy's brentq); ``phi_lc`` is kept in the fitted parameters.
+For hard 0/1 judges put ``temperature`` first: a shifted logit cannot move a clipped 0/1.
+
+>>> length_control(np.array([0.7]), np.array([0.0]), phi=1.0, sd_len=100.0).round(2)
+array([0.7])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import brentq, minimize
+
+from judgebench.calibration.base import (
+    EPS,
+    MIN_LABELLED_PAIRS,
+    PerJudgeStep,
+    gold_p1,
+    register,
+    safe_logit,
+    sigmoid,
+)
+
+#: Gold enters as logit(clip(y, GOLD_EPS, 1 - GOLD_EPS)): a scaled sign for hard labels, the
+#: full quality margin for soft ones (a hard label is a noisy proxy of quality, see module doc).
+GOLD_EPS = 0.01
+
+
+def gold_covariate(y: np.ndarray) -> np.ndarray:
+    """The LC model's quality covariate from gold P(response_1 better); ties give 0."""
+    return safe_logit(y, GOLD_EPS)
+
+
+def length_feature(dlen: np.ndarray, sd_len: float) -> np.ndarray:
+    """tanh(Δlen / sd(Δlen)): AlpacaEval LC's bounded length term."""
+    return np.tanh(np.asarray(dlen, float) / float(sd_len))
+
+
+def length_control(p1: np.ndarray, dlen: np.ndarray, phi: float, sd_len: float) -> np.ndarray:
+    """Remove the length term from P: sigmoid(logit(p) - φ tanh(Δlen / sd))."""
+    return sigmoid(safe_logit(p1) - phi * length_feature(dlen, sd_len))
+
+
+def fit_penalised_logistic(x: sparse.csr_matrix, y: np.ndarray, penalised: np.ndarray,
+                           l2: float, beta0: np.ndarray | None = None) -> np.ndarray:
+    """Coefficients minimising sum CE(y, sigmoid(X b)) + l2/2 * ||b[penalised]||^2 (L-BFGS).
+
+    ``y`` may be soft (a judge's probability); ``penalised`` is a boolean mask over columns.
+    """
+    y = np.clip(np.asarray(y, float), EPS, 1 - EPS)
+    pen = np.asarray(penalised, float) * l2
+
+    def loss(beta: np.ndarray) -> tuple[float, np.ndarray]:
+        eta = x @ beta
+        # log(1 + e^eta) - y eta, computed stably
+        nll = np.logaddexp(0.0, eta) - y * eta
+        grad = x.T @ (sigmoid(eta) - y)
+        return float(nll.sum() + 0.5 * (pen * beta ** 2).sum()), grad + pen * beta
+
+    start = np.zeros(x.shape[1]) if beta0 is None else beta0
+    res = minimize(loss, start, jac=True, method="L-BFGS-B",
+                   options={"maxiter": 2000, "gtol": 1e-8})
+    return res.x
+
+
+def _removal_phi(x: sparse.csr_matrix, p1: np.ndarray, penalised: np.ndarray, l2: float,
+                 beta0: np.ndarray) -> float:
+    """The φ whose removal leaves the LC model with no length term (see module doc).
+
+    Solves g(φ) = 0 where g(φ) is the length coefficient of the LC model refitted on
+    sigmoid(logit(p_1) - φ x_len); g(0) is AlpacaEval's φ. Column 2 of ``x`` is x_len.
+    """
+    z = safe_logit(p1)
+    x_len = x[:, 2].toarray().ravel()
+    start = [beta0]
+
+    def g(phi: float) -> float:
+        beta = fit_penalised_logistic(x, sigmoid(z - phi * x_len), penalised, l2, start[0])
+        start[0] = beta  # warm start: successive φ are close
+        return float(beta[2])
+
+    g0 = float(beta0[2])
+    if abs(g0) < 1e-10:
+        return 0.0
+    hi = 2.0 * g0
+    for _ in range(40):  # g falls as φ grows; double until the sign flips
+        if np.sign(g(hi)) != np.sign(g0):
+            break
+        hi *= 2.0
+    return float(brentq(g, 0.0, hi, xtol=1e-8))
+
+
+def _one_hot_diff(left: pd.Series, right: pd.Series) -> tuple[sparse.csr_matrix, list[str]]:
+    """Columns e[left] - e[right] over the names seen on either side (missing -> 0)."""
+    names = sorted(set(left.dropna().astype(str)) | set(right.dropna().astype(str)))
+    col = {m: i for i, m in enumerate(names)}
+    rows, cols, vals = [], [], []
+    for i, (a, b) in enumerate(zip(left, right)):
+        for m, v in ((a, 1.0), (b, -1.0)):
+            if isinstance(m, str) and m in col:
+                rows.append(i)
+                cols.append(col[m])
+                vals.append(v)
+    mat = sparse.csr_matrix((vals, (rows, cols)), shape=(len(left), len(names)))
+    return mat, names
+
+
+def _require_lengths(rows: pd.DataFrame, step: str) -> np.ndarray:
+    if not {"len_1", "len_2"} <= set(rows.columns):
+        raise ValueError(
+            f"The {step!r} step needs response lengths in 'len_1' and 'len_2'; the verdicts have "
+            "neither. Judge with judgebench (it fills them) or add the lengths in characters.")
+    dlen = (pd.to_numeric(rows["len_1"], errors="coerce")
+            - pd.to_numeric(rows["len_2"], errors="coerce")).to_numpy(float)
+    if not np.isfinite(dlen).all():
+        raise ValueError(f"'len_1'/'len_2' are missing or non-numeric on some rows of the "
+                         f"{step!r} step's input; fill in every length (characters).")
+    return dlen
+
+
+@register("length")
+class LengthControl(PerJudgeStep):
+    """Remove a judge's length preference (AlpacaEval LC's φ term) from its p_1."""
+
+    name = "length"
+
+    def __init__(self, use_gold: bool = True, model_terms: bool = True,
+                 instruction_terms: bool = True, l2: float = 1.0):
+        self.use_gold = use_gold
+        self.model_terms = model_terms
+        self.instruction_terms = instruction_terms
+        self.l2 = l2
+
+    def _fit_judge(self, rows: pd.DataFrame, judge: str) -> dict[str, Any]:
+        ok = rows[~rows["failed"] & np.isfinite(rows["p_1"].to_numpy(float))]
+        if ok.empty:
+            raise ValueError(f"p_1 is NaN on every row of judge {judge!r} in the fit split (all "
+                             "judgments failed); the 'length' step has nothing to fit.")
+        dlen = _require_lengths(ok, self.name)
+        n_pairs = ok["pair_id"].nunique()
+        if n_pairs < MIN_LABELLED_PAIRS:
+            raise ValueError(f"The 'length' step needs at least {MIN_LABELLED_PAIRS} judged "
+                             f"pairs for judge {judge!r} in the fit split; 'pair_id' gives "
+                             f"{n_pairs}. Judge more pairs or raise fit_frac.")
+        sd = float(np.std(dlen[~ok["pair_id"].duplicated().to_numpy()]))
+        if not sd > 0:
+            raise ValueError(f"'len_1' - 'len_2' is the same on every pair of judge {judge!r} "
+                             "in the fit split; a length preference cannot be estimated.")
+        names = ["intercept", "position", "length"]
+        blocks = [np.ones(len(ok)), np.where(ok["order"].to_numpy() == "12", 1.0, -1.0),
+                  length_feature(dlen, sd)]
+        y_gold = gold_p1(ok)
+        used_gold = bool(self.use_gold
+                         and ok.loc[np.isfinite(y_gold), "pair_id"].nunique() >= MIN_LABELLED_PAIRS)
+        if used_gold:
+            names.append("gold")
+            blocks.append(np.nan_to_num(gold_covariate(y_gold), nan=0.0))
+        x = sparse.csr_matrix(np.column_stack(blocks))
+        penalised = [False] * len(names)
+        models: list[str] = []
+        if self.model_terms and {"model_1", "model_2"} <= set(ok.columns):
+            m, models = _one_hot_diff(ok["model_1"], ok["model_2"])
+            if len(models) > 1:
+                x = sparse.hstack([x, m], format="csr")
+                penalised += [True] * len(models)
+            else:
+                models = []
+        n_instr = 0
+        if self.instruction_terms and "prompt" in ok.columns:
+            per_prompt = ok.groupby("prompt")["pair_id"].transform("nunique")
+            shared = ok["prompt"].where(per_prompt >= 2)
+            if shared.notna().any():
+                codes, uniq = pd.factorize(shared)
+                keep = codes >= 0
+                inst = sparse.csr_matrix((np.ones(keep.sum()), (np.flatnonzero(keep), codes[keep])),
+                                         shape=(len(ok), len(uniq)))
+                x = sparse.hstack([x, inst], format="csr")
+                penalised += [True] * len(uniq)
+                n_instr = len(uniq)
+        p1 = ok["p_1"].to_numpy(float)
+        beta = fit_penalised_logistic(x, p1, np.array(penalised), self.l2)
+        phi = _removal_phi(x, p1, np.array(penalised), self.l2, beta)
+        coef = dict(zip(names, beta[: len(names)].tolist()))
+        return {
+            "phi": phi, "phi_lc": coef["length"], "sd_len": sd, "intercept": coef["intercept"],
+            "position": coef["position"], "gold": coef.get("gold"), "used_gold": used_gold,
+            "model_terms": dict(zip(models, beta[len(names): len(names) + len(models)].tolist())),
+            "n_instruction_terms": n_instr, "n_fit_rows": len(ok), "n_fit_pairs": n_pairs,
+        }
+
+    def _transform_judge(self, rows: pd.DataFrame, params: dict[str, Any]) -> np.ndarray:
+        dlen = _require_lengths(rows, self.name)
+        return length_control(rows["p_1"].to_numpy(float), dlen, params["phi"], params["sd_len"])
+
+    def controlled_preference(self, verdicts: pd.DataFrame) -> np.ndarray:
+        """The fitted model's P(response_1 preferred) at Δlen = 0 and no position pull.
+
+        Uses the intercept, model terms (unknown models count 0), the gold term where the step
+        used gold and the row is labelled; instruction terms are averaged out (0). Averaged per
+        model this is an AlpacaEval-style length-controlled win rate.
+        """
+        self.check_fitted()
+        out = np.full(len(verdicts), np.nan)
+        y = gold_p1(verdicts)
+        for k, (judge, row) in enumerate(zip(verdicts["judge"].astype(str),
+                                             verdicts.itertuples(index=False))):
+            params = self.params_.get(judge)
+            if params is None:
+                raise ValueError(f"The 'length' step has no fit for judge {judge!r}; fit it "
+                                 "on verdicts from that judge.")
+            eta = params["intercept"]
+            terms = params["model_terms"]
+            eta += terms.get(str(getattr(row, "model_1", None)), 0.0)
+            eta -= terms.get(str(getattr(row, "model_2", None)), 0.0)
+            if params["used_gold"] and np.isfinite(y[k]):
+                eta += params["gold"] * float(gold_covariate(np.array([y[k]]))[0])
+            out[k] = sigmoid(eta)
+        return out

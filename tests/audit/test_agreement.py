@@ -1,0 +1,136 @@
+"""Agreement with gold labels: hand-checked tables, sklearn's kappa, LLMBar's published numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from judgebench.audit.agreement import (
+    R1,
+    R2,
+    TIE,
+    agreement,
+    agreement_table,
+    combined_class,
+    gold_p1,
+    kappa_from_counts,
+)
+from judgebench.audit.position import position_table
+from judgebench.audit.stats import per_pair
+from judgebench.judges.simulated import simulate_verdicts
+from judgebench.verdicts import SchemaError
+
+THIRD = 5e-4 + 1e-12
+
+
+def test_gold_p1_maps_every_label_form():
+    np.testing.assert_array_equal(gold_p1(pd.Series([1, 2, 0.5, 0.25])), [1.0, 0.0, 0.5, 0.25])
+    assert np.isnan(gold_p1(np.array([np.nan]))[0])
+
+
+def test_combined_verdict_inconsistent_is_tie():
+    # P(first) per order -> classes: agree, disagree, one order failed, tie in one order.
+    p12 = np.array([0.9, 0.9, 0.9, 0.9])
+    p21 = np.array([0.1, 0.9, np.nan, 0.5])
+    np.testing.assert_array_equal(combined_class(p12, p21), [R1, TIE, R1, TIE])
+
+
+def test_accuracy_s1_s2_by_hand():
+    # gold: r1, r1, r2, tie, r2 ; judge orders as P(first).
+    p12 = np.array([0.9, 0.9, 0.2, 0.5, 0.9])
+    p21 = np.array([0.1, 0.8, 0.9, 0.5, np.nan])
+    gold = np.array([1.0, 1.0, 0.0, 0.5, 0.0])
+    a = agreement(p12, p21, gold, n_boot=0, seed=0)
+    # order 12 winners (r1 terms): r1, r1, r2, tie, r1 -> correct on pairs 1, 2, 3 of 4 decisive.
+    assert a["accuracy_12"].estimate == pytest.approx(3 / 4)
+    # order 21: r1, r2, r2, tie, (failed) -> correct on 1 and 3 of 3 decisive-gold valid.
+    assert a["accuracy_21"].estimate == pytest.approx(2 / 3)
+    # per pair: 1, 0.5, 1, 0 (pair 5 has only order 12, wrong) over the 4 decisive-gold pairs.
+    assert a["accuracy"].estimate == pytest.approx((1 + 0.5 + 1 + 0) / 4)
+    # combined: r1, tie, r2, tie, r1 vs gold r1, r1, r2, tie, r2 -> S1 agree on 1, 3, 4.
+    assert a["s1_agreement"].estimate == pytest.approx(3 / 5)
+    # S2 keeps pairs with no tie on either side: 1, 3, 5 -> agree on 1, 3.
+    assert a["s2_agreement"].estimate == pytest.approx(2 / 3)
+    assert a["s2_agreement"].n == 3
+    comb = combined_class(p12, p21)
+    g = np.array([R1, R1, R2, TIE, R2])
+    assert a["kappa"].estimate == pytest.approx(cohen_kappa_score(comb, g))
+
+
+def test_kappa_matches_sklearn_on_random_tables():
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 3, 500), rng.integers(0, 3, 500)
+    b[:200] = a[:200]
+    counts = np.bincount(a * 3 + b, minlength=9)[None, :].astype(float)
+    assert kappa_from_counts(counts, 3)[0] == pytest.approx(cohen_kappa_score(a, b))
+
+
+def test_simulated_judge_accuracy_matches_its_design():
+    # Unbiased, noise-free, calibrated: P(label = 1) = P(first) in order 12, so the judge is
+    # right with probability E[max(p, 1 - p)] (Bayes accuracy).
+    v = simulate_verdicts(20_000, seed=0, noise=0.0)
+    pp = per_pair(v, ["label"])
+    p = pp["p_12"].to_numpy()
+    a = agreement(pp["p_12"].to_numpy(), pp["p_21"].to_numpy(), gold_p1(pp["label"]),
+                  n_boot=200, seed=0)
+    bayes = np.mean(np.maximum(p, 1 - p))
+    assert a["accuracy_12"].ci_low - 0.005 <= bayes <= a["accuracy_12"].ci_high + 0.005
+    assert a["accuracy"].estimate == pytest.approx(a["accuracy_12"].estimate, abs=1e-12)
+
+
+def test_llmbar_mtbench_gpt4(llmbar_table):
+    table = llmbar_table("Processed/MT-Bench", "GPT-4")
+    a = agreement_table(table, n_boot=100, seed=0).set_index("measure")["estimate"]
+    assert a["agreement.accuracy_12"] == pytest.approx(0.795, abs=THIRD)
+    assert a["agreement.accuracy_21"] == pytest.approx(0.825, abs=THIRD)
+    assert a["agreement.accuracy"] == pytest.approx(0.81, abs=THIRD)
+    p = position_table(table, n_boot=100, seed=0).set_index("measure")["estimate"]
+    assert p["position.consistency"] == pytest.approx(0.87, abs=THIRD)
+
+
+def test_llmbar_every_published_accuracy(llmbar_table, vanilla_summary):
+    """Per-order accuracy for all 42 rows; LLMBar counts a failed verdict as wrong, so the
+    groups with failures match after rescaling by the valid share (see test_position)."""
+    for row in vanilla_summary.itertuples():
+        table = llmbar_table(row.subset, row.evaluator)
+        pp = per_pair(table, ["label"])
+        a = agreement(pp["p_12"].to_numpy(), pp["p_21"].to_numpy(), gold_p1(pp["label"]),
+                      n_boot=0, seed=0)
+        for key, published in (("accuracy_12", row.acc_noswap), ("accuracy_21", row.acc_swap)):
+            est = a[key]
+            assert est.estimate * est.n / row.n == pytest.approx(published, abs=THIRD), \
+                (row.subset, row.evaluator, key)
+
+
+def test_no_gold_skips_agreement_with_a_reason():
+    v = simulate_verdicts(50, seed=0).drop(columns="label")
+    t = agreement_table(v, n_boot=10, seed=0)
+    assert t["estimate"].isna().all()
+    assert t["note"].str.contains("no gold labels").all()
+
+
+def test_one_order_notes_the_missing_order_only():
+    t = agreement_table(simulate_verdicts(50, seed=0, orders=("12",)), n_boot=10, seed=0)
+    t = t.set_index("measure")
+    assert "order '21' was not judged" in t.loc["agreement.accuracy_21", "note"]
+    assert np.isfinite(t.loc["agreement.accuracy_12", "estimate"])
+
+
+def test_failed_verdicts_are_not_wrong_answers():
+    v = simulate_verdicts(200, seed=1, noise=0.0)
+    v.loc[v.index[:50], ["p_first", "p_1"]] = np.nan
+    v.loc[v.index[:50], "failed"] = True
+    t = agreement_table(v, n_boot=0, seed=0).set_index("measure")
+    assert t.loc["agreement.accuracy_12", "n"] == 150
+    assert t.loc["agreement.accuracy_21", "n"] == 200
+
+
+def test_errors():
+    with pytest.raises(SchemaError, match="label must be 1, 2, 0.5"):
+        gold_p1(np.array([1, 3]))
+    with pytest.raises(SchemaError, match="entry 1 is 'A'"):
+        gold_p1(pd.Series([1, "A"]))
+    with pytest.raises(ValueError, match="one entry per pair"):
+        agreement(np.ones(2), np.ones(2), np.ones(3), seed=0)

@@ -1,0 +1,78 @@
+"""The bootstrap layer: compressed resampling is the pair bootstrap; per_pair builds the units."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from judgebench.audit.stats import (
+    bootstrap_ci,
+    compressed_weights,
+    per_pair,
+    unique_rows,
+    weighted_mean,
+    weighted_ratio,
+)
+from judgebench.verdicts import SchemaError
+
+
+def test_unique_rows_counts_and_nan_equality():
+    a = np.array([1.0, 0.0, 1.0, np.nan, np.nan, 1.0])
+    b = np.array([2, 2, 2, 5, 5, 3])
+    counts, (ua, ub) = unique_rows(a, b)
+    got = sorted(zip(np.nan_to_num(ua, nan=-1).tolist(), ub.tolist(), counts.tolist()))
+    assert got == [(-1.0, 5, 2), (0.0, 2, 1), (1.0, 2, 2), (1.0, 3, 1)]
+
+
+def test_compressed_weights_are_multinomial_over_pairs():
+    counts = np.array([3, 1])
+    w = np.concatenate(list(compressed_weights(counts, 20_000, seed=0)))
+    assert (w.sum(axis=1) == 4).all()
+    # Row 0 holds 3 of 4 pairs: its resampled count is Binomial(4, 3/4).
+    assert w[:, 0].mean() == pytest.approx(3.0, abs=0.03)
+    assert w[:, 0].var() == pytest.approx(4 * 0.75 * 0.25, abs=0.03)
+
+
+@pytest.mark.parametrize("stat,arrays", [
+    (weighted_mean, (np.r_[np.ones(70), np.zeros(130)],)),
+    (weighted_ratio, (np.r_[np.ones(50), np.zeros(100), 2 * np.ones(50)],
+                      np.r_[np.ones(50), np.ones(100), 2 * np.ones(50)])),
+])
+def test_compress_gives_the_same_bootstrap_distribution(stat, arrays):
+    a = bootstrap_ci(stat, *arrays, n_boot=4000, seed=0)
+    b = bootstrap_ci(stat, *arrays, n_boot=4000, seed=1, compress=True)
+    assert a.estimate == pytest.approx(b.estimate)
+    assert a.n == b.n == len(arrays[0])
+    assert b.ci_low == pytest.approx(a.ci_low, abs=0.012)
+    assert b.ci_high == pytest.approx(a.ci_high, abs=0.012)
+
+
+def test_compressed_ci_matches_the_binomial_standard_error():
+    x = np.r_[np.ones(300_000), np.zeros(200_000)]
+    est = bootstrap_ci(weighted_mean, x, n_boot=1000, seed=0, compress=True)
+    half = 1.96 * np.sqrt(0.6 * 0.4 / len(x))
+    assert (est.ci_high - est.ci_low) / 2 == pytest.approx(half, rel=0.1)
+
+
+def test_per_pair_pivots_orders_and_blanks_failures():
+    v = pd.DataFrame({"pair_id": ["a", "a", "b", "b", "a"], "judge": ["j", "j", "j", "j", "k"],
+                      "order": ["12", "21", "12", "21", "12"],
+                      "p_first": [0.9, 0.4, 1.0, 0.3, 0.2],
+                      "failed": [False, False, True, False, False], "label": [1, 1, 2, 2, 1]})
+    pp = per_pair(v, ["label", "absent"]).set_index(["judge", "pair_id"])
+    assert pp.loc[("j", "a"), "p_12"] == 0.9 and pp.loc[("j", "a"), "p_21"] == 0.4
+    assert np.isnan(pp.loc[("j", "b"), "p_12"])  # failed: its 1.0 is not a verdict
+    assert np.isnan(pp.loc[("k", "a"), "p_21"])  # never judged in that order
+    assert pp.loc[("j", "b"), "label"] == 2 and "absent" not in pp.columns
+
+
+def test_per_pair_errors():
+    v = pd.DataFrame({"pair_id": ["a", "a"], "judge": "j", "order": ["12", "12"],
+                      "p_first": [0.9, 0.8], "failed": False})
+    with pytest.raises(SchemaError, match=r"\(judge, pair_id, order\) must be unique"):
+        per_pair(v)
+    with pytest.raises(SchemaError, match=r"missing column\(s\) \['failed'\]"):
+        per_pair(v.drop(columns="failed"))
+    with pytest.raises(ValueError, match="seed is required"):
+        list(compressed_weights(np.array([1, 2]), 10, seed=None))
