@@ -62,7 +62,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     result = run_audit(
         verdicts=args.verdicts, judge=args.judge, pairs=args.pairs, out_dir=args.out,
         seed=args.seed, n_boot=args.n_boot, probes=not args.no_probes,
-        judge_model=args.judge_model,
+        judge_model=args.judge_model, probe_sample=args.probe_sample,
     )
     print(json.dumps(result, indent=2))
     return 0
@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--no-probes", action="store_true", help="skip counterfactual re-judging")
+    p.add_argument("--probe-sample", type=int, default=200,
+                   help="pairs re-judged with padding and CALM edits (~32 judge calls each)")
     p.add_argument("--judge-model", default=None,
                    help="the judge's own model name in model_1/model_2 (for self-preference)")
     p.set_defaults(func=_cmd_audit)

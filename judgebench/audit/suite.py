@@ -52,12 +52,14 @@ def run_audit(
     n_boot: int = 1000,
     probes: bool = True,
     judge_model: str | None = None,
+    probe_sample: int = PROBE_SAMPLE,
+    progress: bool = True,
 ) -> dict:
     """Audit a judge: position, verbosity, self-preference, probes, agreement (DESIGN §4).
 
     Give ``verdicts`` (a table or file), or ``judge`` (a Judge or a spec string) with ``pairs``
     to judge in both orders. With a judge and ``probes=True`` it also re-judges padded copies
-    and CALM-edited copies of up to PROBE_SAMPLE pairs. ``judge_model`` names the judge's own
+    and CALM-edited copies of up to ``probe_sample`` pairs. ``judge_model`` names the judge's own
     model in model_1/model_2 for self-preference (applied to every judge in the table).
     Returns the audit dict (what ``audit.json`` holds); writes files when ``out_dir`` is given.
 
@@ -82,7 +84,7 @@ def run_audit(
     if judge_obj is not None and (table is None or judge_obj.name not in set(table["judge"])):
         # The probing judge must have unedited verdicts to compare the edits with.
         fresh = judge_obj.judge(pairs_df if pairs_df is not None else _pairs_from(table),
-                                cache=cache, progress=False)
+                                cache=cache, progress=progress)
         table = fresh if table is None else pd.concat([table, fresh], ignore_index=True)
     table = validate_verdicts(table)
 
@@ -96,14 +98,15 @@ def run_audit(
             "no judge to re-judge edited pairs: pass judge=SPEC_OR_JUDGE (and pairs)")
     else:
         src = pairs_df if pairs_df is not None else _pairs_from(table)
-        probe_verdicts, probe_tabs = _run_probes(judge_obj, table, src, cache, n_boot, seed)
+        probe_verdicts, probe_tabs = _run_probes(judge_obj, table, src, cache, n_boot, seed,
+                                                 probe_sample, progress)
         tables.update(probe_tabs)
 
     measures = pd.concat([t for k, t in tables.items() if k in _MEASURE_TABLES],
                          ignore_index=True)
     result = _assemble(table, measures, skipped, judge_obj,
                        {"seed": seed, "n_boot": n_boot, "level": 0.95, "probes": bool(probes),
-                        "judge_model": judge_model, "probe_sample": PROBE_SAMPLE})
+                        "judge_model": judge_model, "probe_sample": probe_sample})
     if out is not None:
         _write(out, result, measures, tables, table, probe_verdicts)
     return result
@@ -130,21 +133,22 @@ def _observational_tables(table: pd.DataFrame, judge_model: str | None, n_boot: 
 
 
 def _run_probes(judge_obj: Any, table: pd.DataFrame, src: pd.DataFrame, cache: Any,
-                n_boot: int, seed: int) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+                n_boot: int, seed: int, probe_sample: int = PROBE_SAMPLE,
+                progress: bool = False) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Padding and CALM probes on a seeded sample of pairs, judged by ``judge_obj``."""
     baseline = table[table["judge"] == judge_obj.name]
     # Only pairs with an unedited verdict can show whether an edit changed it.
     src = src[src["pair_id"].isin(set(baseline["pair_id"]))]
     rng = np.random.default_rng(seed)
-    if len(src) > PROBE_SAMPLE:
-        src = src.iloc[np.sort(rng.choice(len(src), PROBE_SAMPLE, replace=False))]
+    if len(src) > probe_sample:
+        src = src.iloc[np.sort(rng.choice(len(src), probe_sample, replace=False))]
     src = src.reset_index(drop=True)
     baseline = baseline[baseline["pair_id"].isin(set(src["pair_id"]))]
     padded = judge_obj.judge(padded_pairs(src, added_chars=PADDING_DOSES), cache=cache,
-                             progress=False)
+                             progress=progress)
     loser = baseline_loser(baseline)
     edited = judge_probe_pairs(judge_obj, probe_pairs(src, tuple(EDITS), target=loser),
-                               cache=cache)
+                               cache=cache, progress=progress)
     pad_tab = padding_table(padded, n_boot=n_boot, seed=seed)
     overall = pad_tab[(pad_tab["perturbation"] == "all") & (pad_tab["added_chars"] == "all")]
     tabs = {"padding": pad_tab, "padding_all": overall[TABLE_COLUMNS],
