@@ -1,0 +1,488 @@
+"""Figures of the report: each takes the tables an audit, calibration or run wrote and returns
+a matplotlib Figure (docs/design/report.md).
+
+Plots never recompute a metric: estimates and CIs are read from the tables
+(``position.csv``, ``verbosity_bins.csv``, ``padding.csv``, ``probes.csv``, ``reliability.csv``,
+``calibration.json`` as a long table, ``metrics.jsonl``, ``sweep.csv``, ``propagation.json``).
+The one aggregation drawn here is the mean and range over seeds in the sweep figure.
+
+Figures are built on the Agg canvas directly (no pyplot): nothing global changes, and they can
+be drawn from any thread or a headless machine. Every axis has a label with its unit; figures
+use constrained layout and legends outside the axes, so nothing overlaps.
+
+>>> import pandas as pd
+>>> t = pd.DataFrame({"judge": ["j"] * 2, "measure": ["position.p_first",
+...                   "position.consistency"], "estimate": [0.8, 0.4], "ci_low": [0.7, 0.3],
+...                   "ci_high": [0.9, 0.5], "n": [100, 100]})
+>>> figure_png(position_figure(t))[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
+
+#: One look for every figure: readable sizes, light grid, no top/right spines.
+STYLE = {
+    "font.size": 10, "axes.titlesize": 11, "axes.titleweight": "bold", "axes.labelsize": 10,
+    "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 9, "legend.frameon": False,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
+    "grid.alpha": 0.3, "grid.linewidth": 0.6, "lines.linewidth": 1.8, "lines.markersize": 6,
+    "figure.facecolor": "white", "savefig.facecolor": "white",
+}
+#: Okabe–Ito colours (distinguishable with colour-vision deficiency), black last.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7F7F7F",
+           "#000000")
+REF = {"color": "#555555", "linestyle": "--", "linewidth": 1.0}
+#: Width of every figure in inches (about 1000 px at the report's 110 dpi).
+WIDTH = 9.5
+DPI = 110
+
+
+def styled(fn: Callable[..., Figure]) -> Callable[..., Figure]:
+    """Run a figure function under :data:`STYLE` (the style is scoped, never global)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Figure:
+        with mpl.rc_context(STYLE):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+def new_figure(height: float, width: float = WIDTH) -> Figure:
+    """An empty constrained-layout figure on the Agg canvas."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
+    """The figure as PNG bytes."""
+    buf = io.BytesIO()
+    with mpl.rc_context(STYLE):
+        fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def color(i: int) -> str:
+    """The i-th series colour."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def short(text: Any, width: int = 28) -> str:
+    """A tick label cut to ``width`` characters (full names are in the report's tables)."""
+    text = str(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def ci_err(rows: pd.DataFrame) -> np.ndarray:
+    """(2, n) error-bar lengths from estimate/ci_low/ci_high; 0 where a bound is missing."""
+    est = rows["estimate"].to_numpy(float)
+    lo = np.nan_to_num(est - rows["ci_low"].to_numpy(float), nan=0.0)
+    hi = np.nan_to_num(rows["ci_high"].to_numpy(float) - est, nan=0.0)
+    return np.clip(np.vstack([lo, hi]), 0.0, None)
+
+
+def _empty(ax: Any, text: str) -> None:
+    """An axis that says what is missing instead of showing an empty frame."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, wrap=True,
+            color="#555555")
+    ax.xaxis.set_major_locator(NullLocator())
+    ax.yaxis.set_major_locator(NullLocator())
+    ax.grid(False)
+
+
+def legend_columns(labels: Sequence[str], most: int = 4) -> int:
+    """How many legend columns fit the figure width for these labels (at most ``most``)."""
+    # About 120 characters of legend text fit across WIDTH at 9 pt; a handle takes ~6.
+    longest = max((len(str(x)) for x in labels), default=1)
+    return max(1, min(most, len(labels), 120 // (longest + 6)))
+
+
+def _legend_below(fig: Figure, axes: Sequence[Any], ncol: int | None = None) -> None:
+    """One legend for the figure, below the panels (constrained layout keeps it clear)."""
+    seen: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    if seen:
+        fig.legend(list(seen.values()), list(seen), loc="outside lower center",
+                   ncol=min(ncol or 4, legend_columns(list(seen))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Audit
+
+
+@styled
+def position_figure(position: pd.DataFrame) -> Figure:
+    """P(first shown wins) and swap consistency per judge, with 95% CI bars (position.csv)."""
+    t = position
+    if "source" in t.columns:
+        t = t[t["source"].astype(str) == "all"]
+    judges = sorted(t["judge"].astype(str).unique())
+    fig = new_figure(1.9 + 0.45 * len(judges))
+    axes = fig.subplots(1, 2, sharey=True)
+    panels = (("position.p_first", "P(answer shown first wins)",
+               "share of decisive verdicts (both orders pooled)", 0.5, "0.5: no position bias"),
+              ("position.consistency", "Same winner after swapping",
+               "share of pairs (winner equal in both orders)", 1.0, "1.0: fully consistent"))
+    y = np.arange(len(judges))
+    for ax, (measure, title, xlabel, ref, ref_label) in zip(axes, panels):
+        rows = t[t["measure"] == measure].assign(judge=lambda d: d["judge"].astype(str))
+        rows = rows.drop_duplicates("judge").set_index("judge").reindex(judges)
+        ax.axvline(ref, label=ref_label, **REF)
+        ok = rows["estimate"].notna().to_numpy()
+        if ok.any():
+            ax.errorbar(rows["estimate"][ok], y[ok], xerr=ci_err(rows[ok]), fmt="o", capsize=4,
+                        color=color(0), label="estimate with 95% CI")
+        notes = rows["note"] if "note" in rows else pd.Series(np.nan, index=rows.index)
+        for yi, (est, note) in enumerate(zip(rows["estimate"], notes)):
+            if np.isfinite(est):
+                ax.annotate(f"{est:.2f}", (est, yi), xytext=(0, 7), textcoords="offset points",
+                            ha="center", fontsize=8)
+            else:  # say why instead of leaving the row blank
+                why = f": {short(note, 40)}" if isinstance(note, str) and note else ""
+                ax.text(0.5, yi, "not measured" + why, ha="center", va="center", fontsize=8,
+                        color="#555555")
+        ax.set(xlim=(0, 1.02), ylim=(len(judges) - 0.4, -0.7), title=title, xlabel=xlabel)
+        ax.set_yticks(y, labels=[short(j) for j in judges])
+    axes[0].set_ylabel("judge")
+    _legend_below(fig, axes)
+    return fig
+
+
+_BIN_LABELS = {"(0, 30]": "0–30", "(30, 100]": "30–100", "(100, 300]": "100–300",
+               "(300, 1000]": "300–1000", "(1000, inf]": ">1000"}
+
+
+@styled
+def verbosity_figure(bins: pd.DataFrame | None, padding: pd.DataFrame | None = None
+                     ) -> Figure:
+    """P(prefer longer) per |Δlength| bin with CI band (verbosity_bins.csv) and the padding
+    dose-response (padding.csv); either may be None."""
+    fig = new_figure(4.2)
+    ax_bins, ax_pad = fig.subplots(1, 2)
+    if bins is None or bins.empty:
+        _empty(ax_bins, "verbosity_bins.csv not available")
+    else:
+        _length_bins(ax_bins, bins)
+    if padding is None or padding.empty:
+        _empty(ax_pad, "padding probe not run\n(needs a judge to re-judge padded pairs)")
+        ax_pad.set_title("Padding dose–response")
+    else:
+        _padding(ax_pad, padding)
+    _legend_below(fig, [ax_bins, ax_pad], ncol=4)
+    return fig
+
+
+def _length_bins(ax: Any, bins: pd.DataFrame) -> None:
+    order = list(dict.fromkeys(bins["bin"].astype(str)))
+    x = np.arange(len(order))
+    ax.axhline(0.5, label="0.5: no preference", **REF)
+    judges = sorted(bins["judge"].astype(str).unique())
+    gold_drawn = False
+    for i, judge in enumerate(judges):
+        rows = _by_bin(bins, judge, order)
+        est = rows["p_prefer_longer"].to_numpy(float)
+        lo, hi = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
+        label = "judge" if len(judges) == 1 else f"judge {short(judge, 20)}"
+        ax.fill_between(x, lo, hi, color=color(i), alpha=0.15, linewidth=0)
+        ax.errorbar(x, est, yerr=np.clip(np.nan_to_num([est - lo, hi - est]), 0, None),
+                    fmt="-o", capsize=3, color=color(i), label=label + " (95% CI)")
+        if "gold_p_longer_better" in rows and not gold_drawn:
+            ax.plot(x, rows["gold_p_longer_better"].to_numpy(float), "s:", color="black",
+                    markersize=4, label="gold: P(longer is better)")
+            gold_drawn = True  # the same pairs for every judge: one gold line
+    n = _by_bin(bins, judges[0], order)["n"]
+    ax.set_xticks(x, labels=[f"{_BIN_LABELS.get(b, b)}\nn={int(k) if np.isfinite(k) else 0}"
+                             for b, k in zip(order, n.to_numpy(float))])
+    ax.set(ylim=(-0.02, 1.02), title="Preference for the longer response",
+           xlabel="|length difference| between the responses (characters)",
+           ylabel="P(judge prefers the longer one)")
+
+
+def _by_bin(bins: pd.DataFrame, judge: str, order: list[str]) -> pd.DataFrame:
+    rows = bins[bins["judge"].astype(str) == judge]
+    return rows.set_index(rows["bin"].astype(str)).reindex(order)
+
+
+def _padding(ax: Any, padding: pd.DataFrame) -> None:
+    t = padding[padding["added_chars"].astype(str) != "all"].copy()
+    t["dose"] = pd.to_numeric(t["added_chars"], errors="coerce")
+    t = t[t["dose"].notna()]
+    judges = sorted(t["judge"].astype(str).unique())
+    ax.axhline(0.5, label="0.5: no preference", **REF)
+    kinds = sorted(k for k in t["perturbation"].astype(str).unique() if k != "all")
+    for i, kind in enumerate(kinds):
+        rows = t[t["perturbation"].astype(str) == kind].sort_values("dose")
+        if len(judges) == 1:
+            ax.plot(rows["dose"], rows["estimate"], "o-", color=color(i + 1), linewidth=1.0,
+                    markersize=4, alpha=0.8, label=kind.replace("_", " "))
+    for j, judge in enumerate(judges):
+        rows = t[(t["perturbation"].astype(str) == "all") & (t["judge"].astype(str) == judge)
+                 ].sort_values("dose")
+        label = "all padding kinds (95% CI)" if len(judges) == 1 else f"{short(judge, 20)}"
+        ax.fill_between(rows["dose"], rows["ci_low"], rows["ci_high"], color="black",
+                        alpha=0.12, linewidth=0)
+        ax.errorbar(rows["dose"], rows["estimate"], yerr=ci_err(rows), fmt="o-", capsize=3,
+                    linewidth=2.4, color="black" if len(judges) == 1 else color(j),
+                    label=label)
+    doses = sorted(t["dose"].unique())
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(doses))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"+{int(d)}" for d in doses])
+    title = "Padding dose–response" + (f" ({short(judges[0], 24)})" if len(judges) == 1 else "")
+    ax.set(ylim=(-0.02, 1.02), title=title,
+           xlabel="padding added to one response (characters, log scale)",
+           ylabel="P(padded copy beats the original)")
+
+
+@styled
+def probes_figure(probes: pd.DataFrame) -> Figure:
+    """Robustness (share of verdicts unchanged by the edit) per CALM probe and judge, with
+    95% CI bars (probes.csv)."""
+    t = probes[probes["measure"].astype(str).str.endswith(".robustness")].copy()
+    t["probe"] = t["measure"].astype(str).str.split(".").str[1]
+    probes_ = sorted(t["probe"].unique())
+    judges = sorted(t["judge"].astype(str).unique())
+    fig = new_figure(1.6 + 0.38 * len(probes_) * max(1, len(judges)) ** 0.6)
+    ax = fig.subplots()
+    height = 0.8 / len(judges)
+    y = np.arange(len(probes_))
+    ax.axvline(1.0, label="1.0: never swayed", **REF)
+    for j, judge in enumerate(judges):
+        rows = t[t["judge"].astype(str) == judge].set_index("probe").reindex(probes_)
+        yj = y - 0.4 + height * (j + 0.5)
+        ax.barh(yj, rows["estimate"].fillna(0), height=height * 0.9, xerr=ci_err(rows),
+                color=color(j), alpha=0.85, capsize=3, label=short(judge, 30))
+        for yy, est in zip(yj, rows["estimate"]):
+            if np.isfinite(est):
+                ax.text(0.01, yy, f"{est:.2f}", va="center", ha="left", fontsize=8,
+                        color="white", fontweight="bold")
+    ax.set_yticks(y, labels=probes_)
+    ax.set(xlim=(0, 1.05), ylim=(len(probes_) - 0.5, -0.5),
+           title="Robustness to counterfactual edits (CALM probes)",
+           xlabel="robustness: share of verdicts unchanged by the edit",
+           ylabel="edit applied to the losing response")
+    ax.grid(axis="y", visible=False)
+    _legend_below(fig, [ax])
+    return fig
+
+
+@styled
+def agreement_figure(matrix: pd.DataFrame) -> Figure:
+    """Heat map of agreement between judges and with gold (``load.agreement_matrix``)."""
+    names = list(dict.fromkeys(matrix["row"].astype(str)))
+    grid = matrix.pivot(index="row", columns="col", values="estimate").reindex(
+        index=names, columns=names).to_numpy(float)
+    k = len(names)
+    side = min(max(3.2, 0.9 * k + 1.6), WIDTH)
+    fig = new_figure(side, width=side + 1.6)
+    ax = fig.subplots()
+    im = ax.imshow(grid, vmin=0, vmax=1, cmap="Blues")
+    for (r, c), val in np.ndenumerate(grid):
+        if np.isfinite(val):
+            ax.text(c, r, f"{val:.2f}", ha="center", va="center", fontsize=9,
+                    color="white" if val > 0.6 else "black")
+    labels = [short(n, 22) for n in names]
+    ax.set_xticks(range(k), labels=labels, rotation=30, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(k), labels=labels)
+    ax.grid(False)
+    ax.set(title="Agreement of combined verdicts\n(tie is a class)", xlabel="judge (or gold)",
+           ylabel="judge (or gold)")
+    fig.colorbar(im, ax=ax, label="share of pairs in agreement", shrink=0.85)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration
+
+
+@styled
+def calibration_figure(reliability: pd.DataFrame | None, metrics: pd.DataFrame | None
+                       ) -> Figure:
+    """Reliability diagram per stage (reliability.csv, equal-width bins) and ECE / Brier per
+    stage with 95% CI bars (calibration.json as ``load.calibration_frame``)."""
+    stages = list(dict.fromkeys(
+        (metrics["stage"].tolist() if metrics is not None else [])
+        + (reliability["stage"].tolist() if reliability is not None else [])))
+    fig = new_figure(7.4)
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.05, 1])
+    rel_axes = np.atleast_1d(top.subplots(1, max(len(stages), 1), sharey=True))
+    for i, (ax, stage) in enumerate(zip(rel_axes, stages)):
+        rows = None if reliability is None else reliability[
+            (reliability["stage"] == stage) & (reliability.get("binning", "uniform")
+                                               == "uniform")]
+        ax.plot([0.5, 1], [0.5, 1], label="perfect calibration", **REF)
+        if rows is None or rows.empty or not rows["count"].gt(0).any():
+            _empty(ax, "no reliability bins")
+        else:
+            rows = rows[rows["count"] > 0]
+            size = 12 + 150 * rows["count"] / rows["count"].max()
+            ax.plot(rows["mean_confidence"], rows["accuracy"], "-", color=color(i), lw=1.2)
+            ax.scatter(rows["mean_confidence"], rows["accuracy"], s=size, color=color(i),
+                       zorder=3, label="bin (area ∝ verdicts)" if i == 0 else None)
+        ece = _metric(metrics, stage, "ece")
+        if np.isfinite(ece):  # bottom right: the corner a reliability curve rarely visits
+            ax.text(0.97, 0.04, f"ECE {ece:.3f}", transform=ax.transAxes, va="bottom",
+                    ha="right", fontsize=9, bbox={"facecolor": "white", "edgecolor": "none",
+                                                  "alpha": 0.8})
+        ax.set(xlim=(0.48, 1.02), ylim=(-0.02, 1.02), title=_stage_title(stage, i),
+               xlabel="confidence (top-label P)")
+    rel_axes[0].set_ylabel("accuracy (share correct)")
+    top.suptitle("Reliability on the held-out pairs, before and after each step",
+                 fontweight="bold")
+    ax_ece, ax_brier = bottom.subplots(1, 2)
+    for ax, metric, title in ((ax_ece, "ece", "ECE (15 equal-width bins)"),
+                              (ax_brier, "brier", "Brier score")):
+        rows = None if metrics is None else metrics[metrics["metric"] == metric].set_index(
+            "stage").reindex(stages)
+        if rows is None or rows["estimate"].isna().all():
+            _empty(ax, f"{metric} not available (no gold labels?)")
+            continue
+        x = np.arange(len(stages))
+        ax.bar(x, rows["estimate"].fillna(0), yerr=ci_err(rows), capsize=4,
+               color=[color(i) for i in range(len(stages))], alpha=0.85)
+        for xi, est in zip(x, rows["estimate"]):
+            if np.isfinite(est):  # inside the bar, clear of the error bar above it
+                ax.annotate(f"{est:.3f}", (xi, 0), xytext=(0, 4), textcoords="offset points",
+                            fontsize=8, ha="center", va="bottom", color="white",
+                            fontweight="bold")
+        ax.set_xticks(x, labels=[short(_stage_title(s, i), 16) for i, s in enumerate(stages)])
+        ax.set(title=title + " — lower is better", xlabel="calibration stage (cumulative)",
+               ylabel=f"{metric.upper() if metric == 'ece' else 'Brier'} (probability units)")
+        ax.grid(axis="x", visible=False)
+    _legend_below(top, list(rel_axes), ncol=2)
+    return fig
+
+
+def _stage_title(stage: str, i: int) -> str:
+    return "raw" if stage == "raw" else f"+ {stage}"
+
+
+def _metric(metrics: pd.DataFrame | None, stage: str, name: str) -> float:
+    if metrics is None:
+        return float("nan")
+    hit = metrics[(metrics["stage"] == stage) & (metrics["metric"] == name)]["estimate"]
+    return float(hit.iloc[0]) if len(hit) else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# Propagation
+
+
+#: Panels of the per-iteration figure: (title, y label, [(metrics.jsonl key, line style)]).
+PROPAGATION_PANELS = (
+    ("Policy length (held-out prompts)", "mean length (characters)",
+     [("length_chars_mean", "-")]),
+    ("Gold score (verifier, held-out)", "mean verifier score (0–1)", [("gold_mean", "-")]),
+    ("Judge score vs the iteration-0 policy", "mean P(beats iteration 0)",
+     [("judge_score_raw", "-"), ("judge_score_calibrated", "--")]),
+    ("Training labels vs gold", "share agreeing with gold", [("label_accuracy", "-")]),
+)
+
+
+@styled
+def propagation_figure(metrics: pd.DataFrame) -> Figure:
+    """Per iteration: policy length, gold score, judge score (raw solid, calibrated dashed) and
+    label accuracy; one panel per metric, one colour per run (``metrics`` has a ``run``
+    column and metrics.jsonl's keys; a key no run recorded gives a panel that says so)."""
+    fig = new_figure(6.6)
+    axes = fig.subplots(2, 2).ravel()
+    runs = list(dict.fromkeys(metrics["run"].astype(str))) if "run" in metrics else ["run"]
+    if "run" not in metrics:
+        metrics = metrics.assign(run="run")
+    for ax, (title, ylabel, keys) in zip(axes, PROPAGATION_PANELS):
+        present = [(k, ls) for k, ls in keys if k in metrics and metrics[k].notna().any()]
+        ax.set_title(title)
+        if not present or "iteration" not in metrics:
+            _empty(ax, "not recorded in metrics.jsonl: " + ", ".join(k for k, _ in keys))
+            continue
+        for i, run in enumerate(runs):
+            rows = metrics[metrics["run"].astype(str) == run].sort_values("iteration")
+            for key, ls in present:
+                ax.plot(rows["iteration"], rows[key].astype(float), ls, marker="o",
+                        color=color(i))
+        if len(present) > 1:  # which line style is which variant; runs are in the fig legend
+            for key, ls in present:
+                ax.plot([], [], ls, color="#333333", label=key.rsplit("_", 1)[-1] + " judge")
+            ax.legend(loc="best", fontsize=8)
+        if title.startswith("Judge score"):
+            ax.axhline(0.5, **REF)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(xlabel="iteration", ylabel=ylabel)
+    handles = [mpl.lines.Line2D([], [], color=color(i), marker="o", label=short(r, 48))
+               for i, r in enumerate(runs)]
+    fig.legend(handles=handles, loc="outside lower center",
+               ncol=legend_columns([h.get_label() for h in handles]), title="run")
+    return fig
+
+
+@styled
+def sweep_figure(sweep: pd.DataFrame, propagation: dict | None = None,
+                 bias_axis: str = "judge.verbosity") -> Figure:
+    """Final length drift and gold change vs injected verbosity bias (sweep.csv), one line per
+    setting of the other grid axes; points are seed means, bars the range over seeds, and the
+    legend gives propagation.json's slope with its 95% CI."""
+    fig = new_figure(4.4)
+    axes = fig.subplots(1, 2)
+    metrics = (("final_length_drift_chars", "length_drift_per_unit_bias",
+                "Length drift vs injected bias", "final length drift (characters)", "chars"),
+               ("final_gold_change", "gold_change_per_unit_bias", "Gold change vs injected bias",
+                "final gold-score change (0–1 scale)", "score"))
+    if bias_axis not in sweep.columns:
+        for ax in axes:
+            _empty(ax, f"no {bias_axis} axis in sweep.csv: nothing to plot against")
+        return fig
+    from judgebench.report.load import grid_axes
+
+    others = [a for a in grid_axes(list(sweep.columns)) if a != bias_axis]
+    groups = list(sweep.groupby(others, sort=False)) if others else [((), sweep)]
+    settings = (propagation or {}).get("settings", [])
+    width = np.ptp(sweep[bias_axis].astype(float)) or 1.0
+    for ax, (col, coef, title, ylabel, unit) in zip(axes, metrics):
+        ax.axhline(0, **REF)
+        if col not in sweep:
+            _empty(ax, f"{col} not in sweep.csv")
+            continue
+        for i, (key, sub) in enumerate(groups):
+            key = key if isinstance(key, tuple) else (key,)
+            setting = dict(zip(others, [str(k) for k in key]))
+            label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in setting.items()) or "all"
+            est = next((s.get(coef) for s in settings if {k: str(v) for k, v in
+                        s.get("setting", {}).items()} == setting), None)
+            if isinstance(est, dict) and est.get("estimate") is not None:
+                ci = est.get("ci") or [None, None]
+                label += f": slope {est['estimate']:.3g}"
+                if None not in ci:
+                    label += f" [{ci[0]:.3g}, {ci[1]:.3g}]"
+                label += f" {unit}/unit"
+            # Small offsets keep the bars of different settings apart.
+            shift = (i - (len(groups) - 1) / 2) * 0.012 * width
+            x = sub[bias_axis].astype(float) + shift
+            y = sub[col].astype(float)
+            stats = y.groupby(x).agg(["mean", "min", "max"])
+            ax.scatter(x, y, s=10, color=color(i), alpha=0.35)
+            ax.errorbar(stats.index, stats["mean"],
+                        yerr=[stats["mean"] - stats["min"], stats["max"] - stats["mean"]],
+                        fmt="o-", capsize=3, color=color(i), label=label)
+        ax.xaxis.set_major_locator(FixedLocator(sorted(sweep[bias_axis].astype(float).unique())))
+        ax.set(title=title, ylabel=ylabel,
+               xlabel=f"injected verbosity bias ({bias_axis})")
+        # Each panel's legend carries its own slope, so it sits under that panel.
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
+    n_seeds = sweep["seed"].nunique() if "seed" in sweep else 1
+    fig.suptitle(f"Propagation across the sweep: points = mean over {n_seeds} seed(s), "
+                 "bars = range over seeds, faint dots = single runs", fontsize=9)
+    return fig

@@ -1,0 +1,200 @@
+"""Figures (judgebench/report/plots.py): labelled, nothing clipped or overlapping, values read
+from the tables unchanged, robust to missing keys."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from judgebench.report import plots
+from judgebench.report.load import find_sections
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def sections(results: Path) -> dict[str, object]:
+    return {s.name: s for s in find_sections(results)}
+
+
+def _texts(fig: Figure):
+    """(name, bbox) of every title, axis label, tick label and legend after drawing."""
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    out = []
+    for k, ax in enumerate(fig.get_axes()):
+        for name, t in (("title", ax.title), ("xlabel", ax.xaxis.label),
+                        ("ylabel", ax.yaxis.label)):
+            if t.get_visible() and t.get_text():
+                out.append((f"ax{k}.{name}", t.get_window_extent(r)))
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for i, tick in enumerate(axis.get_major_ticks()):
+                t = tick.label1
+                # Ticks outside the view limits are never drawn.
+                if t.get_visible() and t.get_text() and lo - 1e-9 <= tick.get_loc() <= hi + 1e-9:
+                    out.append((f"ax{k}.{axis.axis_name}tick{i}", t.get_window_extent(r)))
+        if ax.get_legend():
+            out.append((f"ax{k}.legend", ax.get_legend().get_window_extent(r)))
+    for sub in [fig, *fig.subfigs]:
+        for i, leg in enumerate(sub.legends):
+            out.append((f"{id(sub)}.figlegend{i}", leg.get_window_extent(r)))
+        if getattr(sub, "_suptitle", None) is not None:
+            out.append((f"{id(sub)}.suptitle", sub._suptitle.get_window_extent(r)))
+    return out
+
+
+def assert_readable(fig: Figure) -> None:
+    """Every text inside the canvas; no two titles/labels/ticks/legends overlap; every axis
+    with data has both axis labels and a title (its own or its sub-figure's)."""
+    width, height = fig.canvas.get_width_height()
+    texts = _texts(fig)
+    for name, b in texts:
+        assert b.x0 >= -1 and b.y0 >= -1 and b.x1 <= width + 1 and b.y1 <= height + 1, \
+            f"{name} is clipped: {b} outside {width}x{height}"
+    for (n1, b1), (n2, b2) in itertools.combinations(texts, 2):
+        overlap_w = min(b1.x1, b2.x1) - max(b1.x0, b2.x0)
+        overlap_h = min(b1.y1, b2.y1) - max(b1.y0, b2.y0)
+        assert overlap_w <= 1 or overlap_h <= 1, f"{n1} overlaps {n2}"
+    for ax in fig.get_axes():
+        if ax.get_label() == "<colorbar>" or not (ax.lines or ax.patches or ax.collections
+                                                   or ax.images):
+            continue
+        shared_y = ax.get_shared_y_axes().get_siblings(ax)
+        assert ax.get_xlabel(), f"axis {ax.get_title()!r} has no x label"
+        assert any(a.get_ylabel() for a in shared_y), f"axis {ax.get_title()!r} has no y label"
+        assert ax.get_title(), "an axis has no title"
+
+
+def test_position_figure_plots_table_values(sections) -> None:
+    table = sections["audit-multi"].tables["position"]
+    fig = plots.position_figure(table)
+    assert_readable(fig)
+    left = fig.get_axes()[0]
+    (pts,) = [ln for ln in left.lines if ln.get_marker() == "o"]
+    want = table[table["measure"] == "position.p_first"].sort_values("judge")["estimate"]
+    np.testing.assert_allclose(np.asarray(pts.get_xdata(), float), want.to_numpy())  # as read
+    assert [t.get_text() for t in left.get_yticklabels()] == ["a", "b"]
+
+
+def test_position_figure_shows_unmeasured_judge() -> None:
+    t = pd.DataFrame({"judge": ["x", "x"], "measure": ["position.p_first",
+                                                       "position.consistency"],
+                      "estimate": [np.nan, np.nan], "ci_low": np.nan, "ci_high": np.nan,
+                      "n": 0, "note": "needs both orders"})
+    fig = plots.position_figure(t)
+    texts = [tx.get_text() for ax in fig.get_axes() for tx in ax.texts]
+    assert any("needs both orders" in tx for tx in texts)
+
+
+def test_verbosity_figure_with_and_without_padding(sections) -> None:
+    sim = sections["audit-sim"].tables
+    fig = plots.verbosity_figure(sim["verbosity_bins"], sim["padding"])
+    assert_readable(fig)
+    pad_ax = fig.get_axes()[1]
+    # One thin line per padding kind + the pooled curve, and a legend naming them.
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    for kind in ("filler", "repeat sentence", "repetitive list", "restate question"):
+        assert kind in labels
+    assert pad_ax.get_xscale() == "log"
+    fig = plots.verbosity_figure(sections["audit-multi"].tables["verbosity_bins"], None)
+    assert_readable(fig)
+    assert any("padding probe not run" in t.get_text() for t in fig.get_axes()[1].texts)
+
+
+def test_probes_figure_bars_are_robustness(sections) -> None:
+    probes = sections["audit-sim"].tables["probes"]
+    fig = plots.probes_figure(probes)
+    assert_readable(fig)
+    ax = fig.get_axes()[0]
+    widths = sorted(p.get_width() for p in ax.patches)
+    want = sorted(probes[probes["measure"].str.endswith(".robustness")]["estimate"])
+    np.testing.assert_allclose(widths, want)
+
+
+def test_agreement_figure(sections) -> None:
+    fig = plots.agreement_figure(sections["audit-multi"].tables["agreement_matrix"])
+    assert_readable(fig)
+    ax = fig.get_axes()[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "gold"]
+    assert ax.images[0].get_array().shape == (3, 3)
+
+
+def test_calibration_figure(sections) -> None:
+    sec = sections["calibration-sim"]
+    fig = plots.calibration_figure(sec.tables["reliability"], sec.tables["metrics"])
+    assert_readable(fig)
+    titles = [ax.get_title() for ax in fig.get_axes()]
+    assert titles[:3] == ["raw", "+ swap", "+ temperature"]
+    ece_ax = next(ax for ax in fig.get_axes() if ax.get_title().startswith("ECE"))
+    m = sec.tables["metrics"]
+    want = m[m["metric"] == "ece"]["estimate"].to_numpy()
+    np.testing.assert_allclose([p.get_height() for p in ece_ax.patches], want)
+
+
+def test_propagation_figure_one_line_per_run(sections) -> None:
+    frames = [sections[n].tables["metrics"].assign(run=n)
+              for n in ("runs/biased", "runs/calibrated")]
+    fig = plots.propagation_figure(pd.concat(frames))
+    assert_readable(fig)
+    length_ax = fig.get_axes()[0]
+    assert len(length_ax.lines) == 2
+    np.testing.assert_allclose(length_ax.lines[0].get_ydata(),
+                               frames[0]["length_chars_mean"].to_numpy())
+    judge_ax = fig.get_axes()[2]
+    assert {t.get_text() for t in judge_ax.get_legend().get_texts()} == {
+        "raw judge", "calibrated judge"}
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["runs/biased",
+                                                                  "runs/calibrated"]
+
+
+def test_propagation_figure_many_long_run_names_fit(sections) -> None:
+    base = sections["runs/biased"].tables["metrics"]
+    names = [f"verbosity={b}, calibration={c}, seed={s}" for b in (0, 2)
+             for c in ("none", "swap+length") for s in (0, 1)]
+    fig = plots.propagation_figure(pd.concat([base.assign(run=n) for n in names]))
+    assert_readable(fig)  # the run legend wraps into columns that fit the canvas
+    assert len(fig.legends[0].get_texts()) == 8
+
+
+def test_propagation_figure_survives_missing_keys() -> None:
+    # An old or partial metrics.jsonl: no judge scores, no label accuracy, one None.
+    m = pd.DataFrame({"run": "r", "iteration": [0, 1], "length_chars_mean": [50.0, 60.0],
+                      "gold_mean": [0.5, np.nan]})
+    fig = plots.propagation_figure(m)
+    assert_readable(fig)
+    notes = [t.get_text() for ax in fig.get_axes() for t in ax.texts]
+    assert any("judge_score_raw" in n for n in notes)
+    assert any("label_accuracy" in n for n in notes)
+
+
+def test_sweep_figure_legend_gives_the_slopes(sweep_dir: Path) -> None:
+    (sec,) = find_sections(sweep_dir)
+    fig = plots.sweep_figure(sec.tables["sweep"], sec.data["propagation"])
+    assert_readable(fig)
+    labels = [t.get_text() for t in fig.get_axes()[0].get_legend().get_texts()]
+    slope = sec.data["propagation"]["settings"][0]["length_drift_per_unit_bias"]["estimate"]
+    assert labels[0].startswith(f"calibration=none: slope {slope:.3g}")
+    assert len(labels) == 2
+    # Seed means: the plotted point at bias 2 is the mean of the three seeds' drifts.
+    t = sec.tables["sweep"]
+    want = t[(t["calibration"] == "none") & (t["judge.verbosity"] == "2")][
+        "final_length_drift_chars"].mean()
+    got = [ln.get_ydata()[-1] for ln in fig.get_axes()[0].lines if len(ln.get_ydata()) == 3]
+    assert any(np.isclose(g, want) for g in got)
+
+
+def test_sweep_figure_without_bias_axis() -> None:
+    t = pd.DataFrame({"calibration": ["none"], "seed": [0], "final_length_drift_chars": [1.0]})
+    fig = plots.sweep_figure(t, None)
+    assert any("no judge.verbosity axis" in tx.get_text() for tx in fig.get_axes()[0].texts)
+
+
+def test_figure_png_is_png(sections) -> None:
+    png = plots.figure_png(plots.probes_figure(sections["audit-sim"].tables["probes"]))
+    assert png.startswith(PNG_MAGIC) and len(png) > 5000
