@@ -66,6 +66,21 @@ def swap_averaged_win(p_12: np.ndarray, p_21: np.ndarray) -> np.ndarray:
         return (np.nan_to_num(r12) + np.nan_to_num(r21)) / np.where(n_valid > 0, n_valid, np.nan)
 
 
+def swap_averaged_p1(p_12: np.ndarray, p_21: np.ndarray) -> np.ndarray:
+    """Per pair, P(response_1 wins) averaged over the valid orders; NaN if neither is valid.
+
+    ``p_12``/``p_21`` are P(first shown wins) in orders 12 and 21, so P(response_1) is p_12 and
+    1 - p_21. This is the soft preference that AlpacaEval's length-controlled GLM models.
+
+    >>> swap_averaged_p1(np.array([0.9, 0.9, np.nan]), np.array([0.3, 0.7, 0.4])).round(2).tolist()
+    [0.8, 0.6, 0.6]
+    """
+    a, b = np.asarray(p_12, dtype=float), 1.0 - np.asarray(p_21, dtype=float)
+    n_valid = np.isfinite(a).astype(float) + np.isfinite(b)
+    with np.errstate(invalid="ignore"):
+        return (np.nan_to_num(a) + np.nan_to_num(b)) / np.where(n_valid > 0, n_valid, np.nan)
+
+
 def pair_outcomes(p_12: np.ndarray, p_21: np.ndarray) -> dict[str, np.ndarray]:
     """Per-pair indicators behind every position measure (pairs with a NaN order give NaN).
 

@@ -28,7 +28,7 @@ from judgebench.audit.position import (
     TABLE_COLUMNS,
     estimate_rows,
     response1_wins,
-    swap_averaged_win,
+    swap_averaged_p1,
 )
 from judgebench.audit.stats import Estimate, bootstrap_ci, per_pair, unique_rows, weighted_ratio
 
@@ -36,6 +36,8 @@ from judgebench.audit.stats import Estimate, bootstrap_ci, per_pair, unique_rows
 LENGTH_MARGIN = 30
 #: tanh(dlen/sd) is resampled on a grid of this step (estimate and CI shift stay exact).
 _X_STEP = 1.0 / 200
+#: the soft outcome is resampled on a grid of this step (same exact-shift treatment).
+_Y_STEP = 1.0 / 200
 LENGTH_BINS = (0, 30, 100, 300, 1000, np.inf)
 
 
@@ -117,13 +119,15 @@ def length_slope(
 ) -> Estimate:
     """Logistic slope of the judge's preference on tanh(dlen / sd(dlen)), dlen = len_1 - len_2.
 
-    The outcome is response_1's swap-averaged win (1, 0.5 for a tie or split, 0); ``covariate``
+    The outcome is the judge's soft preference: P(response_1 wins) averaged over both orders
+    (a fractional logit, as AlpacaEval's length-controlled GLM; for a judge that only says
+    0/1 it is the swap-averaged win, 0.5 for a split); ``covariate``
     (e.g. 2 * P(gold prefers response_1) - 1) absorbs quality so that phi measures length alone
     when quality and length are correlated. Pairs without a verdict or covariate are left out.
     Positive phi: the judge favours the longer response (AlpacaEval-LC's length term).
     """
     _check_same_length(p_12=p_12, p_21=p_21, len_1=len_1, len_2=len_2, covariate=covariate)
-    y = swap_averaged_win(p_12, p_21)
+    y = swap_averaged_p1(p_12, p_21)
     dlen = np.asarray(len_1, dtype=float) - np.asarray(len_2, dtype=float)
     cols = [dlen] + ([] if covariate is None else [np.asarray(covariate, dtype=float)])
     keep = np.isfinite(y) & np.all([np.isfinite(c) for c in cols], axis=0)
@@ -139,10 +143,13 @@ def length_slope(
     for c in feats[1:]:
         step = (np.std(c) or 1.0) / 100
         coarse.append(np.round(c / step) * step)
+    y_coarse = np.round(y / _Y_STEP) * _Y_STEP  # soft outcomes collapse onto a grid as well
+
     def slope(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return _fit_logit(w, x, y, theta0=theta)[:, 1]
 
-    est = bootstrap_ci(slope, _design(coarse), y, n_boot=n_boot, seed=seed, compress=True)
+    est = bootstrap_ci(slope, _design(coarse), y_coarse, n_boot=n_boot, seed=seed,
+                       compress=True)
     shift = theta[1] - est.estimate
     return Estimate(float(theta[1]), est.ci_low + shift, est.ci_high + shift, est.n)
 

@@ -120,6 +120,12 @@ class TemperatureScaling(PerJudgeStep):
             out["note"] = (f"T hit the search bound {np.exp(_LOG_T_BOUNDS[1]):.0f}: judge "
                            f"{judge!r} is at or below chance on the fit split; its calibrated "
                            "p_1 is ~0.5 everywhere")
+        elif _separable(z, gold_p1(rows)):
+            # The NLL keeps falling towards T = 0 when the judge ranks every fit pair correctly,
+            # so sharpening until the probabilities saturate looks optimal. Say so.
+            out["note"] = (f"judge {judge!r} makes no error on the fit split (separable), so "
+                           f"T = {t:.3g} pushes its calibrated p_1 to ~0/1; fit on harder or "
+                           "more pairs for a usable temperature")
         return out
 
     def _transform_judge(self, rows: pd.DataFrame, params: dict[str, Any]) -> np.ndarray:
@@ -182,3 +188,9 @@ class IsotonicCalibration(PerJudgeStep):
     def _transform_judge(self, rows: pd.DataFrame, params: dict[str, Any]) -> np.ndarray:
         return isotonic_calibrate(rows["p_1"].to_numpy(float), params["x_thresholds"],
                                   params["y_thresholds"])
+
+
+def _separable(z: np.ndarray, y: np.ndarray) -> bool:
+    """Whether the logit margin ``z`` puts every decisive gold label on the right side."""
+    decisive = np.isfinite(y) & (y != 0.5)
+    return bool(decisive.any() and np.all((z[decisive] > 0) == (y[decisive] > 0.5)))

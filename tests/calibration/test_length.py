@@ -21,24 +21,32 @@ def test_pure_length_control():
 
 
 def test_length_control_removes_injected_verbosity_on_held_out_pairs():
-    v = simulate_verdicts(4000, seed=0, verbosity=1.0)
-    r = run_calibration(v, ["swap", "length"], n_boot=200, seed=0)
-    assert r["swap"]["length_slope"]["ci"][0] > 0.5  # the bias is there before
-    after = r["length"]["length_slope"]
-    assert after["ci"][0] <= 0.0 <= after["ci"][1], after
-    assert r["length"]["params"]["params_"]["simulated"]["phi"] > 0.5
-    # Removing a bias unrelated to quality makes the judge more accurate, not less.
-    assert r["length"]["accuracy"]["estimate"] > r["swap"]["accuracy"]["estimate"]
+    covered = 0
+    for seed in range(5):
+        v = simulate_verdicts(3000, seed=seed, verbosity=1.0)
+        r = run_calibration(v, ["swap", "length"], n_boot=200, seed=0)
+        assert r["swap"]["length_slope"]["ci"][0] > 0.5  # the bias is there before
+        after = r["length"]["length_slope"]
+        assert abs(after["estimate"]) < 0.2, after
+        covered += after["ci"][0] <= 0.0 <= after["ci"][1]
+        assert r["length"]["params"]["params_"]["simulated"]["phi"] > 0.5
+        # Removing a bias unrelated to quality makes the judge more accurate, not less.
+        assert r["length"]["accuracy"]["estimate"] > r["swap"]["accuracy"]["estimate"]
+    # A 95% CI on held-out pairs covers the truth (0) in nearly every seeded repeat.
+    assert covered >= 4
 
 
 def test_length_control_without_bias_changes_little():
-    v = simulate_verdicts(4000, seed=1)
-    r = run_calibration(v, ["swap", "length"], n_boot=200, seed=0)
-    params = r["length"]["params"]["params_"]["simulated"]
-    assert abs(params["phi"]) < 0.15
-    assert r["length"]["accuracy"]["estimate"] >= r["swap"]["accuracy"]["estimate"] - 0.01
-    lo, hi = r["length"]["length_slope"]["ci"]
-    assert lo <= 0.0 <= hi
+    covered = 0
+    for seed in range(5):
+        v = simulate_verdicts(3000, seed=seed)
+        r = run_calibration(v, ["swap", "length"], n_boot=200, seed=0)
+        params = r["length"]["params"]["params_"]["simulated"]
+        assert abs(params["phi"]) < 0.2
+        assert r["length"]["accuracy"]["estimate"] >= r["swap"]["accuracy"]["estimate"] - 0.01
+        lo, hi = r["length"]["length_slope"]["ci"]
+        covered += lo <= 0.0 <= hi
+    assert covered >= 4
 
 
 def _quality_tracks_length(seed: int) -> pd.DataFrame:

@@ -145,3 +145,18 @@ def test_transform_before_fit_and_unseen_judge_raise():
     step = TemperatureScaling().fit(v)
     with pytest.raises(ValueError, match=r"fitted on judge\(s\) \['simulated'\] .* \['other'\]"):
         step.transform(v.assign(judge="other"))
+
+
+def test_separable_fit_split_is_flagged():
+    import pandas as pd
+
+    from judgebench.calibration.temperature import TemperatureScaling
+
+    n = 40
+    p1 = np.where(np.arange(n) % 2 == 0, 0.7, 0.3)
+    v = pd.DataFrame({"pair_id": [f"p{i}" for i in range(n)], "judge": "j", "order": "12",
+                      "p_first": p1, "p_1": p1, "failed": False,
+                      "label": np.where(p1 > 0.5, 1.0, 2.0)})
+    step = TemperatureScaling().fit(v)
+    params = step.params_["j"]
+    assert params["temperature"] < 0.1 and "separable" in params["note"]
