@@ -158,13 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="run the RLAIF loop from a TOML config")
     p.add_argument("config")
     p.add_argument("--out", required=True)
-    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override config fields")
+    p.add_argument("--set", nargs="*", action="extend", metavar="KEY=VALUE",
+                   help="override config fields")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sweep", help="run a grid of RLAIF runs and the propagation coefficient")
     p.add_argument("config")
     p.add_argument("--out", required=True)
-    p.add_argument("--set", nargs="*", metavar="KEY=V1,V2", help="grid axes")
+    p.add_argument("--set", nargs="*", action="extend", metavar="KEY=V1,V2", help="grid axes")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.set_defaults(func=_cmd_sweep)
 

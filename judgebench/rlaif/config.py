@@ -1,0 +1,466 @@
+"""The RLAIF loop's configuration: one dataclass per TOML section, each field documented once.
+
+A config file has the sections below; every key is optional (the defaults are the tiny test
+loop). Unknown keys are an error that names the key, the section and the allowed keys. Two
+sections are passed through to TRL instead of being copied here: ``[trainer]`` (extra keyword
+arguments of the policy trainer's config: DPOConfig, GRPOConfig or RLOOConfig) and
+``[reward_trainer]`` (RewardConfig). Cross-field checks live in one place,
+:meth:`LoopConfig.check`.
+
+>>> cfg = loads("[optimize]\\nalgorithm = 'dpo'\\n[judge]\\nspec = 'simulated:verbosity=2.0'")
+>>> cfg.optimize.algorithm, cfg.judge.spec
+('dpo', 'simulated:verbosity=2.0')
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ALGORITHMS = ("dpo", "rm+grpo", "rm+rloo", "direct")
+STEPS = ("generate", "judge", "instrument", "train")
+
+
+@dataclass
+class RunConfig:
+    """[run]: the run as a whole."""
+
+    seed: int = 0  #: seeds everything; each step re-derives its RNG from (seed, iteration, step)
+    n_iterations: int = 2  #: training iterations; metrics has rows 0..n_iterations (0 = untrained)
+    device: str = ""  #: "" = models.pick_device (cuda, then mps, then cpu)
+    dtype: str = ""  #: "" = models.pick_dtype (bf16 on CUDA, float32 elsewhere)
+    num_threads: int = 0  #: torch CPU threads (0 = torch's default); 1 is fastest for tiny models
+    progress: bool = True  #: tqdm bars for generation, judging and training
+    #: TEST ONLY: "iterN:STEP" SIGKILLs the process after that step is recorded; "iterN:STEP:mid"
+    #: kills it halfway through the step (judge: after the first chunk; train: after one step).
+    debug_kill_after: str = ""
+
+
+@dataclass
+class PolicyConfig:
+    """[policy]: the model being trained."""
+
+    model: str = "tiny:0"  #: models.load_model spec: "tiny:SEED", "bundled:smollm2", path, hub id
+    lora: bool = False  #: train a LoRA adapter (peft) instead of all weights
+    lora_r: int = 8  #: LoRA rank
+    lora_alpha: int = 16  #: LoRA scaling numerator
+    lora_dropout: float = 0.0  #: LoRA dropout
+    lora_target_modules: list[str] = field(default_factory=list)  #: [] = "all-linear"
+
+
+@dataclass
+class TasksConfig:
+    """[tasks]: prompts with verifiable gold (judgebench/data/tasks.jsonl when path is "")."""
+
+    path: str = ""  #: a tasks JSONL file; "" = the bundled 144 tasks
+    kinds: list[str] = field(default_factory=list)  #: keep only these kinds ([] = all)
+    n_train_prompts: int = 16  #: training prompts per iteration (cycling through the train split)
+    n_eval_prompts: int = 0  #: held-out prompts measured each iteration (0 = the whole eval split)
+    require_gold: bool = True  #: refuse tasks without a verifier (gold metrics need them)
+
+
+@dataclass
+class SamplingConfig:
+    """[sampling]: how the policy generates."""
+
+    k: int = 4  #: candidates per training prompt
+    max_new_tokens: int = 32  #: generation budget per response
+    temperature: float = 1.0  #: sampling temperature of training candidates
+    top_p: float = 1.0  #: nucleus sampling
+    eval_temperature: float = 1.0  #: temperature on held-out prompts (0 = greedy)
+    batch_size: int = 64  #: prompts per generate() call
+    backend: str = "hf"  #: "hf" (transformers generate) or "vllm" (if installed)
+
+
+@dataclass
+class JudgeConfig:
+    """[judge]: who labels the pairs. Extra keys are options of the spec (e.g. verbosity = 2.0)."""
+
+    spec: str = "simulated:verbosity=1.0"  #: judges.spec string or a judge .toml file
+    #: "verifier": a simulated judge's gold term is the task verifier's score; "none": no gold term
+    quality: str = "verifier"
+    options: dict[str, Any] = field(default_factory=dict)  #: spec options set as TOML keys
+
+
+@dataclass
+class CalibrationConfig:
+    """[calibration]: the pipeline the judge's verdicts pass through before they become labels."""
+
+    #: step names (calibration.base registry), fitted anew on each iteration's verdicts
+    steps: list[str] = field(default_factory=list)
+    pipeline: str = ""  #: a fitted pipeline.json, applied as is (mutually exclusive with steps)
+    #: fit the steps with the verifier's labels in the table (an oracle upper bound); off = no gold
+    fit_with_gold: bool = False
+
+
+@dataclass
+class LabelingConfig:
+    """[labeling]: from candidates to preference labels."""
+
+    orders: str = "both"  #: "both" presentation orders per pair, or one "random" order per pair
+    pairing: str = "all"  #: "all" k(k-1)/2 pairs per prompt, or "disjoint" k/2 pairs
+    min_margin: float = 0.0  #: drop pairs with |P(response_1 wins) - 0.5| below this (near-ties)
+    #: "hard": chosen/rejected only; "smoothing": DPO label_smoothing = mean P(label is wrong)
+    soft_labels: str = "hard"
+    judge_chunk: int = 256  #: pairs per judge call (the resume granularity of the judge step)
+
+
+@dataclass
+class OptimizeConfig:
+    """[optimize]: the policy update. TRL's own knobs go in [trainer]."""
+
+    algorithm: str = "dpo"  #: "dpo", "rm+grpo", "rm+rloo" or "direct" (judge score as reward)
+    learning_rate: float = 1e-5  #: policy learning rate
+    epochs: float = 1.0  #: passes over each iteration's data
+    batch_size: int = 8  #: per-device batch size of the policy trainer
+    beta: float = 0.1  #: KL / DPO temperature (GRPO/RLOO with beta > 0 load the reference)
+    #: the KL reference: "initial" (iteration-0 policy, always) or "previous" (last iteration's)
+    reference: str = "initial"
+    num_generations: int = 4  #: completions per prompt for GRPO/RLOO
+    #: reward-model backbone: "policy" (the iteration-0 policy) or a load_model spec ("tiny:0")
+    reward_model: str = "policy"
+    rm_learning_rate: float = 1e-4  #: reward-model learning rate
+    rm_epochs: float = 1.0  #: reward-model epochs over all labels collected so far
+
+
+@dataclass
+class InstrumentConfig:
+    """[instrument]: the per-iteration propagation measurements."""
+
+    n_boot: int = 200  #: bootstrap resamples for the judge-bias estimates (0 = point only)
+
+
+_SECTIONS: dict[str, type] = {
+    "run": RunConfig, "policy": PolicyConfig, "tasks": TasksConfig, "sampling": SamplingConfig,
+    "judge": JudgeConfig, "calibration": CalibrationConfig, "labeling": LabelingConfig,
+    "optimize": OptimizeConfig, "instrument": InstrumentConfig,
+}
+_PASSTHROUGH = ("trainer", "reward_trainer")
+#: Sections that may change when a run resumes: they only shape steps not yet run.
+RESUMABLE_CHANGES = {"run.debug_kill_after", "run.progress", "run.n_iterations"}
+RESUMABLE_SECTIONS = {"optimize", "trainer", "reward_trainer", "instrument"}
+
+
+@dataclass
+class LoopConfig:
+    """The whole loop: one attribute per section, plus the TRL pass-through tables."""
+
+    run: RunConfig = field(default_factory=RunConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    tasks: TasksConfig = field(default_factory=TasksConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    labeling: LabelingConfig = field(default_factory=LabelingConfig)
+    optimize: OptimizeConfig = field(default_factory=OptimizeConfig)
+    instrument: InstrumentConfig = field(default_factory=InstrumentConfig)
+    trainer: dict[str, Any] = field(default_factory=dict)  #: extra kwargs of the TRL config
+    reward_trainer: dict[str, Any] = field(default_factory=dict)  #: extra RewardConfig kwargs
+
+    def check(self) -> LoopConfig:
+        """Every cross-field rule, in one place; returns self or raises ValueError."""
+        _choice("optimize", "algorithm", self.optimize.algorithm, ALGORITHMS)
+        _choice("optimize", "reference", self.optimize.reference, ("initial", "previous"))
+        _choice("labeling", "orders", self.labeling.orders, ("both", "random"))
+        _choice("labeling", "pairing", self.labeling.pairing, ("all", "disjoint"))
+        _choice("labeling", "soft_labels", self.labeling.soft_labels, ("hard", "smoothing"))
+        _choice("judge", "quality", self.judge.quality, ("verifier", "none"))
+        _choice("sampling", "backend", self.sampling.backend, ("hf", "vllm"))
+        _positive("run", "n_iterations", self.run.n_iterations, allow_zero=True)
+        _positive("tasks", "n_train_prompts", self.tasks.n_train_prompts)
+        _positive("sampling", "max_new_tokens", self.sampling.max_new_tokens)
+        _positive("sampling", "batch_size", self.sampling.batch_size)
+        _positive("optimize", "batch_size", self.optimize.batch_size)
+        _positive("labeling", "judge_chunk", self.labeling.judge_chunk)
+        if self.sampling.k < 2:
+            raise ValueError(f"[sampling] k must be >= 2 to form pairs; got {self.sampling.k}.")
+        if self.labeling.pairing == "disjoint" and self.sampling.k % 2:
+            raise ValueError(f"[labeling] pairing = 'disjoint' needs an even [sampling] k; got "
+                             f"k = {self.sampling.k}. Use an even k or pairing = 'all'.")
+        if not 0.0 <= self.labeling.min_margin < 0.5:
+            raise ValueError(f"[labeling] min_margin must lie in [0, 0.5); got "
+                             f"{self.labeling.min_margin}.")
+        if self.calibration.steps and self.calibration.pipeline:
+            raise ValueError("[calibration] give either steps (fitted each iteration) or "
+                             "pipeline (a fitted pipeline.json), not both.")
+        if self.optimize.algorithm in ("rm+grpo", "rm+rloo", "direct") \
+                and self.optimize.num_generations < 2:
+            raise ValueError(f"[optimize] num_generations must be >= 2 for GRPO/RLOO (advantages "
+                             f"compare completions); got {self.optimize.num_generations}.")
+        if self.optimize.algorithm == "direct" and self.calibration.pipeline:
+            # A pointwise score has no pair to calibrate; say so rather than ignore the file.
+            raise ValueError("[optimize] algorithm = 'direct' rewards with the judge's pointwise "
+                             "score, which a pairwise calibration pipeline cannot transform; "
+                             "remove [calibration] pipeline or use 'dpo' / 'rm+grpo'.")
+        if self.run.debug_kill_after:
+            parse_kill_point(self.run.debug_kill_after)
+        for key in ("bf16", "fp16") if self.run.device == "cpu" else ():
+            if self.trainer.get(key):
+                raise ValueError(f"[trainer] {key} = true needs a GPU but [run] device = 'cpu'.")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict (the TOML layout; judge options flattened into [judge])."""
+        out = {name: dataclasses.asdict(getattr(self, name)) for name in _SECTIONS}
+        options = out["judge"].pop("options")
+        out["judge"].update(options)
+        for name in _PASSTHROUGH:
+            out[name] = copy.deepcopy(getattr(self, name))
+        return out
+
+
+def _choice(section: str, key: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"[{section}] {key} must be one of {list(allowed)}; got {value!r}.")
+
+
+def _positive(section: str, key: str, value: int, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"[{section}] {key} must be {bound}; got {value!r}.")
+
+
+def parse_kill_point(text: str) -> tuple[int, str, bool]:
+    """'iter1:judge' -> (1, 'judge', False); 'iter0:train:mid' -> (0, 'train', True)."""
+    parts = text.split(":")
+    ok = (len(parts) in (2, 3) and parts[0].startswith("iter") and parts[0][4:].isdigit()
+          and parts[1] in STEPS and (len(parts) == 2 or parts[2] == "mid"))
+    if not ok:
+        raise ValueError(f"[run] debug_kill_after must look like 'iter1:judge' or "
+                         f"'iter0:train:mid' (steps: {list(STEPS)}); got {text!r}.")
+    return int(parts[0][4:]), parts[1], len(parts) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def from_dict(data: dict[str, Any], where: str = "config") -> LoopConfig:
+    """Build and check a LoopConfig from nested dicts (a parsed TOML document)."""
+    unknown = sorted(set(data) - set(_SECTIONS) - set(_PASSTHROUGH))
+    if unknown:
+        raise ValueError(f"Unknown section(s) {unknown} in {where}; allowed sections: "
+                         f"{sorted(list(_SECTIONS) + list(_PASSTHROUGH))}.")
+    cfg = LoopConfig()
+    for name, cls in _SECTIONS.items():
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise ValueError(f"[{name}] in {where} must be a table; got {table!r}.")
+        setattr(cfg, name, _section(cls, name, table, where))
+    for name in _PASSTHROUGH:
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise ValueError(f"[{name}] in {where} must be a table of TRL config keys.")
+        setattr(cfg, name, dict(table))
+    return cfg.check()
+
+
+def _section(cls: type, name: str, table: dict[str, Any], where: str) -> Any:
+    allowed = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in allowed or key == "options":
+            if cls is JudgeConfig:
+                extra[key] = value  # judge options: validated against the spec's kind below
+                continue
+            raise ValueError(f"Unknown key {key!r} in section [{name}] of {where}; allowed keys: "
+                             f"{sorted(k for k in allowed if k != 'options')}.")
+        kwargs[key] = _coerce(name, key, value, allowed[key])
+    if cls is JudgeConfig:
+        kwargs["options"] = extra
+        _check_judge_options(kwargs.get("spec", JudgeConfig.spec), extra, where)
+    return cls(**kwargs)
+
+
+def _coerce(section: str, key: str, value: Any, f: dataclasses.Field) -> Any:
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    kind = type(default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is list and isinstance(value, str):
+        return [v for v in value.replace("+", ",").split(",") if v.strip()]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"[{section}] {key} must be a {kind.__name__}; got {value!r}.")
+    return value
+
+
+def _check_judge_options(spec: str, options: dict[str, Any], where: str) -> None:
+    if not options:
+        return
+    from judgebench.judges.spec import parse_spec
+
+    if str(spec).endswith(".toml"):
+        raise ValueError(f"[judge] in {where}: options {sorted(options)} cannot be combined with a "
+                         "judge .toml file; put them in that file.")
+    merged = ",".join([spec] + [f"{k}={v}" for k, v in options.items()])
+    try:
+        parse_spec(merged)
+    except ValueError as err:
+        raise ValueError(f"Section [judge] of {where}: {err} (spec keys: spec, quality, or an "
+                         f"option of the judge kind).") from None
+
+
+def loads(text: str, where: str = "config") -> LoopConfig:
+    """A LoopConfig from TOML text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{where} is not valid TOML: {err}.") from None
+    return from_dict(data, where)
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoopConfig:
+    """Read a TOML config and apply ``--set`` overrides ("section.key=value").
+
+    ``calibration=none`` / ``calibration=swap+length`` / ``calibration=PATH.json`` is a
+    shorthand for the calibration section (what ``judgebench sweep`` grids over).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No config file at {str(path)!r}.")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path} is not valid TOML: {err}.") from None
+    data = apply_overrides(data, overrides)
+    return from_dict(data, str(path))
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict:
+    """A copy of ``data`` with each "section.key=value" set (value read as TOML, else a string)."""
+    data = copy.deepcopy(data)
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"Override {item!r} must look like section.key=value "
+                             "(e.g. judge.verbosity=2.0 or calibration=swap+length).")
+        key, raw = (s.strip() for s in item.split("=", 1))
+        value = _parse_value(raw)
+        if key == "calibration":
+            data["calibration"] = calibration_shorthand(str(raw), data.get("calibration", {}))
+            continue
+        if "." not in key:
+            raise ValueError(f"Override key {key!r} needs a section: e.g. 'optimize.{key}'. "
+                             f"Sections: {sorted(list(_SECTIONS) + list(_PASSTHROUGH))}.")
+        section, name = key.split(".", 1)
+        data.setdefault(section, {})[name] = value
+    return data
+
+
+def calibration_shorthand(value: str, current: dict[str, Any]) -> dict[str, Any]:
+    """'none' -> no calibration; 'swap+length' -> steps; 'x.json' -> a fitted pipeline file."""
+    out = {k: v for k, v in current.items() if k not in ("steps", "pipeline")}
+    value = value.strip()
+    if value.endswith(".json"):
+        out["pipeline"] = value
+    elif value.lower() not in ("", "none", "raw"):
+        out["steps"] = [s.strip() for s in value.replace("+", ",").split(",") if s.strip()]
+    return out
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing (the resolved config.toml of a run directory)
+
+
+def dumps(cfg: LoopConfig) -> str:
+    """The config as TOML text (round-trips through :func:`loads`)."""
+    lines: list[str] = []
+    for section, table in cfg.to_dict().items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in table.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}"
+                               for k, v in value.items()) + "}"
+    raise ValueError(f"Cannot write {value!r} ({type(value).__name__}) to TOML.")
+
+
+def config_diff(old: LoopConfig, new: LoopConfig) -> list[str]:
+    """Dotted keys whose values differ between two configs."""
+    a, b = old.to_dict(), new.to_dict()
+    keys = []
+    for section in sorted(set(a) | set(b)):
+        sa, sb = a.get(section, {}), b.get(section, {})
+        for key in sorted(set(sa) | set(sb)):
+            if sa.get(key) != sb.get(key):
+                keys.append(f"{section}.{key}")
+    return keys
+
+
+def check_resume_compatible(old: LoopConfig, new: LoopConfig) -> list[str]:
+    """The changed keys a resume may accept; raises if a change would alter finished steps."""
+    changed = config_diff(old, new)
+    bad = [k for k in changed
+           if k not in RESUMABLE_CHANGES and k.split(".", 1)[0] not in RESUMABLE_SECTIONS]
+    if bad:
+        raise ValueError(
+            f"The run directory holds a run with a different config: {bad} changed. Those keys "
+            "shape steps that already ran, so resuming would mix two experiments. Use a new "
+            "--out directory (or delete this one) to start over; only "
+            f"{sorted(RESUMABLE_SECTIONS)} and {sorted(RESUMABLE_CHANGES)} may change on resume."
+        )
+    return changed
+
+
+def trainer_config_class(algorithm: str):
+    """The TRL config class the [trainer] table is passed to."""
+    if algorithm == "dpo":
+        from trl import DPOConfig
+
+        return DPOConfig
+    if algorithm in ("rm+grpo", "direct"):
+        from trl import GRPOConfig
+
+        return GRPOConfig
+    from trl import RLOOConfig
+
+    return RLOOConfig
+
+
+def check_trainer_keys(cfg: LoopConfig) -> None:
+    """Raise if [trainer] / [reward_trainer] name a key the TRL config class does not have."""
+    import difflib
+
+    from trl import RewardConfig
+
+    pairs = [("trainer", cfg.trainer, trainer_config_class(cfg.optimize.algorithm))]
+    if cfg.optimize.algorithm.startswith("rm+"):
+        pairs.append(("reward_trainer", cfg.reward_trainer, RewardConfig))
+    for section, table, cls in pairs:
+        allowed = {f.name for f in fields(cls)}
+        for key in table:
+            if key not in allowed:
+                near = difflib.get_close_matches(key, sorted(allowed), n=3)
+                raise ValueError(
+                    f"Unknown key {key!r} in section [{section}]: it is passed to TRL's "
+                    f"{cls.__name__}, which has no such field (did you mean {near}?). See "
+                    f"the {cls.__name__} documentation for the allowed keys.")

@@ -1,0 +1,505 @@
+"""The RLAIF loop: generate -> judge (both orders, calibrated) -> instrument -> train, resumable.
+
+Every step reads its inputs from the run directory and writes its outputs there before the
+state file records it as finished, and re-derives its random seed from (seed, iteration,
+step). So a run killed at any point and started again with the same command repeats only the
+unfinished step and ends with the same numbers as an uninterrupted run (docs/design/rlaif-loop.md).
+
+    RUN_DIR/config.toml        the resolved config          RUN_DIR/state.json   finished steps
+    RUN_DIR/metrics.jsonl      one row per iteration         RUN_DIR/cache.sqlite verdict cache
+    RUN_DIR/verdicts.parquet   every verdict, with iteration and phase (train / eval / reward)
+    RUN_DIR/iter-NNN/          samples, pairs, labels, eval responses, pipeline.json, timing
+    RUN_DIR/checkpoints/iter-NNN/policy   the policy measured at iteration NNN (or its adapter)
+
+Under ``accelerate launch`` every process trains; only the main process generates, judges,
+measures and writes files, and the others wait at a barrier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from judgebench.judges.base import Judge
+from judgebench.rlaif import labeling, propagation
+from judgebench.rlaif.config import (
+    LoopConfig,
+    check_resume_compatible,
+    check_trainer_keys,
+    dumps,
+    load_config,
+    loads,
+    parse_kill_point,
+)
+from judgebench.rlaif.tasks import TaskSet, load_task_set, train_prompts
+from judgebench.verdicts import load_table, save_table
+
+
+def run_from_config(config_path: str | Path, out_dir: str | Path,
+                    overrides: list[str] | tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Run (or resume) the loop of a TOML config in ``out_dir``; returns the metrics rows.
+
+    >>> rows = run_from_config("configs/tiny.toml", "runs/tiny")   # doctest: +SKIP
+    >>> rows[-1]["length_drift_chars"]                               # doctest: +SKIP
+    """
+    return run_loop(load_config(config_path, overrides), out_dir)
+
+
+def run_loop(cfg: LoopConfig, out_dir: str | Path, *, judge: Judge | None = None
+             ) -> list[dict[str, Any]]:
+    """Run (or resume) the loop of ``cfg`` in ``out_dir``; ``judge`` overrides [judge] spec."""
+    run = Run(cfg, Path(out_dir), judge=judge)
+    steps: dict[str, Callable[[int], None]] = {
+        "generate": run.step_generate, "judge": run.step_judge,
+        "instrument": run.step_instrument, "train": run.step_train}
+    last = cfg.run.n_iterations
+    for i in range(last + 1):
+        for name, fn in steps.items():
+            if (name == "train" and i == last) or run.is_done(i, name):
+                continue
+            t0 = time.perf_counter()
+            fn(i)
+            run.finish(i, name, time.perf_counter() - t0)
+        run.write_metrics()
+    return run.read_metrics()
+
+
+def step_seed(seed: int, iteration: int, step: str) -> int:
+    """A 31-bit seed for one step of one iteration (stable across processes and resumes)."""
+    digest = hashlib.blake2b(f"{seed}:{iteration}:{step}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little") & 0x7FFFFFFF
+
+
+class Run:
+    """One run directory: its config, state, judge, policy checkpoints and step functions."""
+
+    def __init__(self, cfg: LoopConfig, root: Path, judge: Judge | None = None):
+        from accelerate import PartialState
+
+        from judgebench.models import pick_device, pick_dtype
+
+        self.cfg, self.root = cfg, root
+        wanted = pick_device(cfg.run.device or None)
+        # cpu=True is what makes a torchrun/accelerate launch on CPU a MULTI_CPU (gloo) group;
+        # without it accelerate reports a single process while the Trainer sees WORLD_SIZE.
+        self.dist = PartialState(cpu=wanted.type == "cpu")
+        self.main = self.dist.is_main_process
+        if cfg.run.num_threads:
+            torch.set_num_threads(cfg.run.num_threads)
+        if not cfg.run.progress:
+            _silence_progress_bars()
+        check_trainer_keys(cfg)  # fail on a bad [trainer] key before anything is written
+        self.device = self.dist.device if self.dist.num_processes > 1 else wanted
+        self.dtype = pick_dtype(self.device, cfg.run.dtype or None)
+        self.tasks: TaskSet = load_task_set(cfg.tasks, seed=cfg.run.seed)
+        self.kill = parse_kill_point(cfg.run.debug_kill_after) if cfg.run.debug_kill_after \
+            else None
+        self.judge = judge
+        if self.judge is None and (self.main or cfg.optimize.algorithm == "direct"):
+            self.judge = build_judge(cfg, self.tasks)
+        self.state = self._open_state()
+        self.cache = None
+        if self.main and self.judge.cacheable:
+            from judgebench.judges.cache import VerdictCache
+
+            self.cache = VerdictCache(self.root / "cache.sqlite")
+        self.tokenizer = None
+        self._ensure_initial_policy()
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _open_state(self) -> dict[str, Any]:
+        state_path, cfg_path = self.root / "state.json", self.root / "config.toml"
+        self.dist.wait_for_everyone()
+        state = json.loads(state_path.read_text()) if state_path.exists() else \
+            {"finished": [], "config_changes": []}
+        if self.main:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if cfg_path.exists() and state["finished"]:
+                changed = check_resume_compatible(loads(cfg_path.read_text(), str(cfg_path)),
+                                                  self.cfg)
+                if changed:
+                    state["config_changes"].append({"after": state["finished"][-1],
+                                                    "changed": changed})
+            _atomic_write(cfg_path, dumps(self.cfg))
+            _atomic_write(state_path, json.dumps(state, indent=1))
+        self.dist.wait_for_everyone()
+        return state
+
+    def is_done(self, i: int, step: str) -> bool:
+        """Whether ``step`` of iteration ``i`` finished in this or an earlier process."""
+        return [i, step] in self.state["finished"]
+
+    def finish(self, i: int, step: str, seconds: float) -> None:
+        """Record a finished step (after its outputs are on disk), then maybe the test kill."""
+        if self.main:
+            timing_path = self.iter_dir(i) / "timing.json"
+            timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+            timing[step] = seconds
+            _atomic_write(timing_path, json.dumps(timing))
+            self.state["finished"].append([i, step])
+            _atomic_write(self.root / "state.json", json.dumps(self.state, indent=1))
+        else:
+            self.state["finished"].append([i, step])
+        self.dist.wait_for_everyone()
+        self._maybe_kill(i, step, mid=False)
+
+    def _maybe_kill(self, i: int, step: str, mid: bool) -> None:
+        # TEST ONLY ([run] debug_kill_after): die like a preempted job, no cleanup at all.
+        if self.kill == (i, step, mid):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    # -- paths and models ---------------------------------------------------------------------
+
+    def iter_dir(self, i: int) -> Path:
+        """RUN_DIR/iter-NNN (created on first use)."""
+        path = self.root / f"iter-{i:03d}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def policy_dir(self, i: int) -> Path:
+        """The checkpoint of the policy measured at iteration ``i``."""
+        return self.root / "checkpoints" / f"iter-{i:03d}" / "policy"
+
+    def _ensure_initial_policy(self) -> None:
+        target = self.policy_dir(0)
+        if self.main and not (target / "config.json").exists():
+            from judgebench.models import load_model
+
+            loaded = load_model(self.cfg.policy.model, device="cpu", dtype=torch.float32)
+            tmp = target.with_name("policy.tmp")
+            loaded.model.save_pretrained(tmp)
+            loaded.tokenizer.save_pretrained(tmp)
+            if target.exists():
+                import shutil
+
+                shutil.rmtree(target)
+            tmp.rename(target)  # atomic: a half-saved policy is never mistaken for a whole one
+        self.dist.wait_for_everyone()
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(target)
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    def load_policy(self, i: int, trainable: bool = False) -> torch.nn.Module:
+        """The iteration-``i`` policy on the run's device (base + adapter when LoRA is on)."""
+        from transformers import AutoModelForCausalLM
+
+        path = self.policy_dir(i)
+        if (path / "adapter_config.json").exists():
+            from peft import PeftModel
+
+            base = AutoModelForCausalLM.from_pretrained(self.policy_dir(0), dtype=self.dtype)
+            model = PeftModel.from_pretrained(base, path, is_trainable=trainable)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype)
+        model.to(self.device)
+        return model.train() if trainable else model.eval()
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def step_generate(self, i: int) -> None:
+        """k candidates per training prompt, and one response per held-out prompt."""
+        if not self.main:
+            return
+        from judgebench.rlaif.sampling import generate, generate_vllm
+
+        cfg, s = self.cfg, self.cfg.sampling
+        model = None if s.backend == "vllm" else self.load_policy(i)
+
+        def gen(prompts: list[str], n: int, temperature: float, seed: int, desc: str):
+            if s.backend == "vllm":
+                return generate_vllm(str(self.policy_dir(i)), self.tokenizer, prompts, n=n,
+                                     max_new_tokens=s.max_new_tokens, temperature=temperature,
+                                     top_p=s.top_p, seed=seed)
+            return generate(model, self.tokenizer, prompts, n=n, max_new_tokens=s.max_new_tokens,
+                            temperature=temperature, top_p=s.top_p, seed=seed,
+                            batch_size=s.batch_size, progress=cfg.run.progress, desc=desc)
+
+        tasks = train_prompts(self.tasks, cfg.tasks.n_train_prompts, i, seed=cfg.run.seed)
+        out = gen([t.prompt for t in tasks], s.k, s.temperature,
+                  step_seed(cfg.run.seed, i, "generate"), f"iter {i} candidates")
+        samples = pd.DataFrame(out).rename(columns={"prompt_index": "slot"})
+        samples["task_id"] = [tasks[j].task_id for j in samples["slot"]]
+        samples["prompt"] = [tasks[j].prompt for j in samples["slot"]]
+        samples["gold"] = self.tasks.gold(samples["prompt"], samples["response"])
+        samples["iteration"] = i
+        save_table(samples, self.iter_dir(i) / "samples.parquet")
+        self._maybe_kill(i, "generate", mid=True)
+        # Held-out responses are instrumentation: timed apart. The eval seed is the same every
+        # iteration (common random numbers), so drift is not masked by sampling noise.
+        t0 = time.perf_counter()
+        held = self.tasks.eval
+        out = gen([t.prompt for t in held], 1, s.eval_temperature,
+                  step_seed(cfg.run.seed, 0, "eval"), f"iter {i} eval")
+        ev = pd.DataFrame(out)
+        ev["task_id"] = [held[j].task_id for j in ev["prompt_index"]]
+        ev["prompt"] = [held[j].prompt for j in ev["prompt_index"]]
+        ev["gold"] = self.tasks.gold(ev["prompt"], ev["response"])
+        ev["iteration"] = i
+        save_table(ev, self.iter_dir(i) / "eval.parquet")
+        self._add_timing(i, "eval_generate", time.perf_counter() - t0)
+
+    def step_judge(self, i: int) -> None:
+        """Pair the candidates, judge both orders, calibrate, label; judge eval vs iteration 0."""
+        if not self.main:
+            return
+        cfg, d = self.cfg, self.iter_dir(i)
+        samples = load_table(d / "samples.parquet")
+        pairs = labeling.make_pairs(samples, cfg.labeling.pairing, iteration=i)
+        if len(pairs) == 0:
+            raise ValueError(f"Iteration {i}: no usable pair (all {pairs.attrs['n_dropped']} "
+                             "had an empty or duplicate response). Raise [sampling] "
+                             "max_new_tokens or temperature.")
+        save_table(pairs, d / "pairs.parquet")
+        n_cached = len(self.cache) if self.cache is not None else 0
+        verdicts = labeling.judge_pairs(
+            self.judge, pairs, orders=cfg.labeling.orders, seed=step_seed(cfg.run.seed, i, "judge"),
+            cache=self.cache, chunk=cfg.labeling.judge_chunk, progress=cfg.run.progress,
+            on_chunk=lambda k: self._maybe_kill(i, "judge", mid=True) if k == 0 else None)
+        pipeline = labeling.fit_calibration(verdicts, cfg.calibration)
+        if pipeline is not None:
+            pipeline.to_json(d / "pipeline.json")
+        cal = labeling.apply_calibration(verdicts, pipeline).assign(iteration=i, phase="train")
+        save_table(cal, d / "verdicts_train.parquet")
+        labels = labeling.preference_labels(cal)
+        save_table(labels, d / "labels.parquet")
+        save_table(labeling.training_pairs(labels, cfg.labeling.min_margin),
+                   d / "train_pairs.parquet")
+        stats = {"n_pairs_dropped": int(pairs.attrs["n_dropped"])}
+        # Cost accounting, not a result: kept out of metrics.jsonl (a resumed run pays less).
+        cost = {"n_verdicts_new": (len(self.cache) - n_cached) if self.cache else None,
+                "n_verdicts": int(len(verdicts))}
+        _atomic_write(d / "judge_cost.json", json.dumps(cost))
+        # Held-out: current policy's response (response_1) vs iteration 0's (response_2).
+        t0 = time.perf_counter()
+        cur, ini = load_table(d / "eval.parquet"), load_table(self.iter_dir(0) / "eval.parquet")
+        ep = pd.DataFrame({"pair_id": [f"eval-it{i}-{t}" for t in cur["task_id"]],
+                           "prompt": cur["prompt"], "response_1": cur["response"],
+                           "response_2": ini.set_index("task_id").loc[cur["task_id"], "response"
+                                                                      ].to_numpy(),
+                           "task_id": cur["task_id"], "model_1": f"policy@{i}",
+                           "model_2": "policy@0", "iteration": i})
+        ep["label"] = labeling.gold_label(cur["gold"].to_numpy(),
+                                          ini.set_index("task_id").loc[cur["task_id"], "gold"])
+        ok = (ep["response_1"].str.strip() != "") & (ep["response_2"].str.strip() != "")
+        stats["n_eval_unjudged"] = int((~ok).sum())
+        if ok.any():
+            ev = labeling.judge_pairs(self.judge, ep[ok], orders="both", seed=0,
+                                      cache=self.cache, chunk=cfg.labeling.judge_chunk)
+            ev = labeling.apply_calibration(ev, pipeline).assign(iteration=i, phase="eval")
+            save_table(ev, d / "verdicts_eval.parquet")
+        _atomic_write(d / "judge_stats.json", json.dumps(stats))
+        self._add_timing(i, "eval_judge", time.perf_counter() - t0)
+        self._write_verdicts()
+
+    def step_instrument(self, i: int) -> None:
+        """The propagation measurements of iteration ``i`` -> iter-NNN/metrics.json."""
+        if not self.main:
+            return
+        d = self.iter_dir(i)
+        cur, ini = load_table(d / "eval.parquet"), load_table(self.iter_dir(0) / "eval.parquet")
+        eval_labels = None
+        if (d / "verdicts_eval.parquet").exists():
+            eval_labels = labeling.preference_labels(load_table(d / "verdicts_eval.parquet"))
+        row: dict[str, Any] = {"iteration": i}
+        row.update(propagation.eval_metrics(cur, ini, eval_labels))
+        labels, kept = load_table(d / "labels.parquet"), load_table(d / "train_pairs.parquet")
+        row.update(propagation.label_metrics(labels, kept))
+        bias = propagation.judge_bias(load_table(d / "verdicts_train.parquet"),
+                                      n_boot=self.cfg.instrument.n_boot,
+                                      seed=step_seed(self.cfg.run.seed, i, "instrument"))
+        row.update({f"judge_{k}": v for k, v in bias.items()})
+        row.update(json.loads((d / "judge_stats.json").read_text()))
+        _atomic_write(d / "metrics.json", json.dumps(_jsonable(row)))
+
+    def step_train(self, i: int) -> None:
+        """Update the policy on iteration ``i``'s labels -> checkpoint of iteration i + 1."""
+        from judgebench.rlaif import optimize
+
+        cfg, d = self.cfg, self.iter_dir(i)
+        seed = step_seed(cfg.run.seed, i, "train")
+        hook = [optimize.StepHook(lambda: self._maybe_kill(i, "train", mid=True))]
+        ref_i = 0 if cfg.optimize.reference == "initial" else i
+        model = self.load_policy(i, trainable=True)
+        if cfg.policy.lora and not hasattr(model, "peft_config"):
+            from peft import get_peft_model
+
+            torch.manual_seed(seed)  # the adapter's random initialisation
+            model = get_peft_model(model, optimize.peft_config(cfg))
+        work = self.root / "checkpoints" / f"iter-{i:03d}" / "trainer"
+        kw = {"seed": seed, "device": self.device, "dtype": self.dtype, "callbacks": hook}
+        if cfg.optimize.algorithm == "dpo":
+            pairs = load_table(d / "train_pairs.parquet")
+            rows = [{"prompt": _render(self.tokenizer, r.prompt), "chosen": r.chosen,
+                     "rejected": r.rejected} for r in pairs.itertuples()]
+            smoothing = (labeling.label_smoothing_from(pairs["p_chosen"].to_numpy())
+                         if cfg.labeling.soft_labels == "smoothing" else 0.0)
+            trainer = optimize.train_dpo(model, self.load_policy(ref_i), self.tokenizer, rows,
+                                         cfg, work, label_smoothing=smoothing, **kw)
+        else:
+            trainer = self._train_rl(i, model, work, ref_i, kw)
+        optimize.check_finite(trainer.model, f"iteration {i} training")
+        target = self.policy_dir(i + 1)
+        trainer.save_model(str(target))  # main process only; gathers sharded weights
+        if self.main:
+            self.tokenizer.save_pretrained(target)
+            losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+            _atomic_write(d / "train_stats.json", json.dumps(_jsonable({
+                "train_steps": trainer.state.global_step,
+                "train_loss_first": losses[0] if losses else None,
+                "train_loss_last": losses[-1] if losses else None})))
+        self.dist.wait_for_everyone()
+
+    def _train_rl(self, i: int, model, work: Path, ref_i: int, kw: dict):
+        from judgebench.rlaif import optimize, reward_model
+
+        cfg = self.cfg
+        tasks = train_prompts(self.tasks, cfg.tasks.n_train_prompts, i, seed=cfg.run.seed)
+        prompts = [{"prompt": _render(self.tokenizer, t.prompt), "task_prompt": t.prompt}
+                   for t in tasks]
+        if cfg.optimize.algorithm == "direct":
+            samples = load_table(self.iter_dir(i) / "samples.parquet")
+            anchors = (samples[samples["response"].str.strip() != ""].sort_values("candidate")
+                       .drop_duplicates("prompt").set_index("prompt")["response"].to_dict())
+            reward = reward_model.JudgeReward(self.judge, anchors, cache=self.cache, iteration=i)
+        else:
+            # Bradley-Terry RM on every label so far, from a fresh head each iteration.
+            rows = pd.concat([load_table(self.iter_dir(j) / "train_pairs.parquet")
+                              for j in range(i + 1)], ignore_index=True)
+            backbone = reward_model.reward_backbone(cfg.optimize.reward_model, self.policy_dir(0),
+                                                    self.root / "checkpoints")
+            rm_dir = self.root / "checkpoints" / f"iter-{i:03d}" / "reward_model"
+            rm, rm_tok = reward_model.train_reward_model(
+                backbone, rows, cfg, rm_dir, seed=kw["seed"], device=self.device,
+                dtype=self.dtype)
+            if self.main:
+                rm.save_pretrained(rm_dir)
+                rm_tok.save_pretrained(rm_dir)
+            reward = reward_model.RewardModelScorer(rm, rm_tok)
+        algo = "rloo" if cfg.optimize.algorithm == "rm+rloo" else "grpo"
+        trainer = optimize.train_rl(algo, model, self.tokenizer, prompts, reward, cfg, work,
+                                    ref_path=self.policy_dir(ref_i), **kw)
+        if cfg.optimize.algorithm == "direct" and reward.verdicts and self.main:
+            save_table(pd.concat(reward.verdicts, ignore_index=True),
+                       self.iter_dir(i) / "verdicts_reward.parquet")
+            self._write_verdicts()
+        return trainer
+
+    # -- outputs ------------------------------------------------------------------------------
+
+    def _add_timing(self, i: int, key: str, seconds: float) -> None:
+        path = self.iter_dir(i) / "timing.json"
+        timing = json.loads(path.read_text()) if path.exists() else {}
+        timing[key] = seconds
+        _atomic_write(path, json.dumps(timing))
+
+    def _write_verdicts(self) -> None:
+        files = sorted(self.root.glob("iter-*/verdicts_*.parquet"))
+        if files:
+            save_table(pd.concat([load_table(f) for f in files], ignore_index=True),
+                       self.root / "verdicts.parquet")
+
+    def write_metrics(self) -> None:
+        """Rebuild metrics.jsonl from every complete iteration (idempotent, atomic)."""
+        if not self.main:
+            return
+        rows = []
+        for i in range(self.cfg.run.n_iterations + 1):
+            last = i == self.cfg.run.n_iterations
+            if not (self.is_done(i, "instrument") and (last or self.is_done(i, "train"))):
+                break
+            d = self.iter_dir(i)
+            row = json.loads((d / "metrics.json").read_text())
+            if (d / "train_stats.json").exists():
+                row.update(json.loads((d / "train_stats.json").read_text()))
+            t = json.loads((d / "timing.json").read_text())
+            eval_t = t.get("eval_generate", 0.0) + t.get("eval_judge", 0.0)
+            row.update({
+                "time_generate_s": t.get("generate", 0.0) - t.get("eval_generate", 0.0),
+                "time_judge_s": t.get("judge", 0.0) - t.get("eval_judge", 0.0),
+                "time_train_s": t.get("train", 0.0),
+                "time_instrument_s": t.get("instrument", 0.0) + eval_t,
+            })
+            rows.append(row)
+        _atomic_write(self.root / "metrics.jsonl",
+                      "".join(json.dumps(r, allow_nan=False) + "\n" for r in rows))
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """The rows of metrics.jsonl."""
+        path = self.root / "metrics.jsonl"
+        self.dist.wait_for_everyone()
+        return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def build_judge(cfg: LoopConfig, tasks: TaskSet) -> Judge:
+    """The loop's judge from [judge]; a simulated judge's gold term is the task verifier."""
+    from judgebench.judges.spec import build_judge as build
+    from judgebench.judges.spec import load_judge, parse_spec
+
+    spec = cfg.judge.spec
+    try:
+        if spec.endswith(".toml"):
+            return load_judge(spec)
+        merged = ",".join([spec] + [f"{k}={v}" for k, v in cfg.judge.options.items()])
+        kind, target, options = parse_spec(merged)
+        if kind == "simulated" and cfg.judge.quality == "verifier":
+            from judgebench.judges.simulated import SimulatedJudge
+
+            def verifier_quality(prompt: str, response: str) -> float:
+                return float(tasks.gold([prompt], [response])[0])
+
+            return SimulatedJudge(quality=verifier_quality, **options)
+        return build(kind, target, options)
+    except (OSError, ValueError, ImportError, RuntimeError) as err:
+        raise ValueError(f"[judge] spec {spec!r} failed to load: {err} Nothing was run; fix the "
+                         "spec and rerun the same command.") from err
+
+
+def _silence_progress_bars() -> None:
+    # Global switches of the libraries (their own API): with [run] progress = false a run
+    # prints nothing per step, which is what tests and sweeps want.
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+
+
+def _render(tokenizer: Any, prompt: str) -> str:
+    from judgebench.rlaif.sampling import render_prompt
+
+    return render_prompt(tokenizer, prompt)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    return value

@@ -1,0 +1,202 @@
+"""Policy updates through TRL 1.16: iterated online DPO, and GRPO / RLOO with any reward function.
+
+Each iteration builds a fresh TRL trainer on that iteration's data. What the adapters set, and
+why (each is a silent failure otherwise; docs/design/rlaif-loop.md):
+
+* ``bf16`` follows the device (TRL configs default to bf16=True, which fails or crawls on CPU)
+  and gradient checkpointing is off (TRL defaults it on; pointless for small models).
+* ``save_strategy="no"``, ``report_to="none"``: the loop saves its own checkpoints, and a
+  trainer inside a loop must not open a tracker run per iteration.
+* DPOTrainer rebuilds the reference from ``model.config._name_or_path`` unless it is given
+  ``ref_model=``; in an iterated loop that path is the *previous* iteration's checkpoint, a
+  silently moving reference. The loop always passes ``ref_model`` explicitly.
+* GRPO/RLOO take no ``ref_model``: with beta > 0 they load it from ``_name_or_path``, so the
+  adapter points that at the chosen reference checkpoint (RLOO's default beta is 0.05).
+* A non-finite loss stops training with :class:`NonFiniteLossError` before any checkpoint is
+  written, so the run directory stays resumable.
+
+TRL 1.16 has no PPOTrainer (removed from the library); ``rm+grpo`` / ``rm+rloo`` are the
+reward-model routes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import TrainerCallback
+
+from judgebench.rlaif.config import LoopConfig
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN/inf loss; the message gives the step and what to change."""
+
+
+class NonFiniteGuard(TrainerCallback):
+    """Stop at the first logged non-finite loss (logging_steps=1 makes that every step)."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: D102
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise NonFiniteLossError(
+                f"{self.what} loss became {loss} at step {state.global_step} (learning_rate = "
+                f"{args.learning_rate:g}). Nothing of this step was saved; lower "
+                "[optimize] learning_rate (or set [trainer] max_grad_norm) and rerun the same "
+                "command: the run resumes before this training step.")
+
+
+def quiet(trainer: Any, cfg: LoopConfig) -> Any:
+    """Without progress output, drop the per-step log printer (disable_tqdm swaps it in)."""
+    if not cfg.run.progress:
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+class StepHook(TrainerCallback):
+    """Call ``fn()`` after the first optimizer step (the loop's test-only kill point)."""
+
+    def __init__(self, fn: Callable[[], None]):
+        self.fn = fn
+
+    def on_step_end(self, args, state, control, **kwargs):  # noqa: D102
+        if state.global_step == 1:
+            self.fn()
+
+
+def common_args(cfg: LoopConfig, out_dir: str | Path, *, seed: int, device: torch.device,
+                dtype: torch.dtype, learning_rate: float, epochs: float, batch_size: int,
+                extra: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments every TRL config gets from the loop (see module doc), then ``extra``."""
+    args = {
+        "output_dir": str(out_dir), "seed": seed, "data_seed": seed,
+        "bf16": device.type == "cuda" and dtype == torch.bfloat16,
+        "fp16": device.type == "cuda" and dtype == torch.float16,
+        "gradient_checkpointing": False, "save_strategy": "no", "report_to": "none",
+        "logging_steps": 1, "use_cpu": device.type == "cpu",
+        "disable_tqdm": not cfg.run.progress, "dataloader_num_workers": 0,
+        "learning_rate": learning_rate, "num_train_epochs": epochs,
+        "per_device_train_batch_size": batch_size,
+    }
+    args.update(extra)  # [trainer] wins: it is the user's explicit TRL setting
+    return args
+
+
+def peft_config(cfg: LoopConfig):
+    """A peft LoraConfig from [policy], or None when LoRA is off."""
+    if not cfg.policy.lora:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=cfg.policy.lora_r, lora_alpha=cfg.policy.lora_alpha,
+                      lora_dropout=cfg.policy.lora_dropout, task_type="CAUSAL_LM",
+                      target_modules=list(cfg.policy.lora_target_modules) or "all-linear")
+
+
+def train_dpo(
+    model: torch.nn.Module,
+    ref_model: torch.nn.Module,
+    tokenizer: Any,
+    rows: Sequence[dict[str, str]],
+    cfg: LoopConfig,
+    out_dir: str | Path,
+    *,
+    seed: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    label_smoothing: float = 0.0,
+    callbacks: Sequence[TrainerCallback] = (),
+):
+    """One round of DPO on ``rows`` (prompt rendered, chosen, rejected); returns the trainer.
+
+    The reference is ``ref_model``, always passed (see module doc). Soft labels enter as
+    cDPO's ``label_smoothing`` when the loop sets it.
+    """
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    if not rows:
+        raise ValueError("DPO got no training pairs this iteration (every pair was a failure, "
+                         "a tie, or under [labeling] min_margin). Lower min_margin or raise k.")
+    extra = dict(cfg.trainer)
+    extra.setdefault("beta", cfg.optimize.beta)
+    if label_smoothing:
+        extra.setdefault("label_smoothing", label_smoothing)
+    args = DPOConfig(**common_args(cfg, out_dir, seed=seed, device=device, dtype=dtype,
+                                   learning_rate=cfg.optimize.learning_rate,
+                                   epochs=cfg.optimize.epochs,
+                                   batch_size=cfg.optimize.batch_size, extra=extra))
+    trainer = DPOTrainer(
+        model=model, ref_model=ref_model, args=args, processing_class=tokenizer,
+        train_dataset=Dataset.from_list([dict(r) for r in rows]),
+        callbacks=[NonFiniteGuard("DPO"), *callbacks],
+    )
+    quiet(trainer, cfg).train()
+    return trainer
+
+
+def train_rl(
+    algorithm: str,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompts: Sequence[dict[str, str]],
+    reward_funcs: Callable | list[Callable],
+    cfg: LoopConfig,
+    out_dir: str | Path,
+    *,
+    seed: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    ref_path: str | Path | None,
+    callbacks: Sequence[TrainerCallback] = (),
+):
+    """One round of GRPO (``"grpo"``) or RLOO (``"rloo"``); ``prompts`` rows hold "prompt"
+    (rendered) plus columns passed to the reward functions. Returns the trainer."""
+    from datasets import Dataset
+
+    if algorithm == "grpo":
+        from trl import GRPOConfig as Config
+        from trl import GRPOTrainer as Trainer
+    elif algorithm == "rloo":
+        from trl import RLOOConfig as Config
+        from trl import RLOOTrainer as Trainer
+    else:
+        raise ValueError(f"algorithm must be 'grpo' or 'rloo'; got {algorithm!r}.")
+    g = cfg.optimize.num_generations
+    # The generation batch must hold whole groups of num_generations completions.
+    batch = g * max(1, cfg.optimize.batch_size // g)
+    extra = dict(cfg.trainer)
+    extra.setdefault("beta", cfg.optimize.beta)
+    extra.setdefault("num_generations", g)
+    extra.setdefault("max_completion_length", cfg.sampling.max_new_tokens)
+    extra.setdefault("temperature", cfg.sampling.temperature)
+    args = Config(**common_args(cfg, out_dir, seed=seed, device=device, dtype=dtype,
+                                learning_rate=cfg.optimize.learning_rate,
+                                epochs=cfg.optimize.epochs, batch_size=batch, extra=extra))
+    if args.beta > 0 and ref_path is not None:
+        # TRL loads the KL reference from this path (module doc); point it at our choice.
+        model.config._name_or_path = str(ref_path)
+    trainer = Trainer(
+        model=model, reward_funcs=reward_funcs, args=args, processing_class=tokenizer,
+        train_dataset=Dataset.from_list([dict(p) for p in prompts]),
+        callbacks=[NonFiniteGuard(algorithm.upper()), *callbacks],
+    )
+    quiet(trainer, cfg).train()
+    return trainer
+
+
+def check_finite(model: torch.nn.Module, what: str) -> None:
+    """Raise NonFiniteLossError if any trainable parameter is NaN/inf (never save such weights)."""
+    for name, param in model.named_parameters():
+        if param.requires_grad and not torch.isfinite(param).all():
+            raise NonFiniteLossError(
+                f"{what}: parameter {name} holds NaN/inf after training; nothing was saved. "
+                "Lower [optimize] learning_rate and rerun the same command to resume.")

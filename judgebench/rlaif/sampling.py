@@ -1,0 +1,127 @@
+"""The policy writes: k seeded candidates per prompt, batched (transformers) or through vLLM.
+
+Prompts are rendered with the tokenizer's chat template (one user turn, generation prompt on),
+left-padded and generated in batches. The same seed, prompts and batch size give the same
+responses, which is what makes a resumed run match an uninterrupted one. vLLM is an optional
+backend for large runs (``[sampling] backend = "vllm"``); it is imported only when asked for.
+
+>>> from judgebench.models import load_model
+>>> m = load_model("tiny:0")
+>>> out = generate(m.model, m.tokenizer, ["Say hi."], n=2, max_new_tokens=4, seed=0)
+>>> len(out), sorted(out[0])
+(2, ['candidate', 'n_tokens', 'prompt_index', 'response', 'truncated'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+
+def render_prompt(tokenizer: Any, prompt: str) -> str:
+    """The prompt as the policy sees it: one user turn through the chat template."""
+    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                         add_generation_prompt=True)
+
+
+@torch.no_grad()
+def generate(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    *,
+    n: int = 1,
+    max_new_tokens: int = 32,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int,
+    batch_size: int = 64,
+    progress: bool = False,
+    desc: str = "generate",
+) -> list[dict[str, Any]]:
+    """``n`` responses per prompt: dicts with prompt_index, candidate, response, n_tokens, truncated.
+
+    ``temperature == 0`` is greedy decoding (then all ``n`` candidates are identical).
+    ``n_tokens`` counts generated tokens up to and excluding the end-of-sequence token;
+    ``truncated`` marks responses cut at ``max_new_tokens``.
+    """
+    if seed is None:
+        raise ValueError("generate needs an int seed (no silent random default).")
+    rendered = [render_prompt(tokenizer, p) for p in prompts]
+    # (len(prompts) * n,): each prompt repeated n times, candidates adjacent
+    jobs = [(i, c) for i in range(len(prompts)) for c in range(n)]
+    device = next(model.parameters()).device
+    eos = tokenizer.eos_token_id
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+    old_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
+    was_training = model.training
+    model.eval()
+    torch.manual_seed(seed)
+    out: list[dict[str, Any]] = []
+    bar = tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False)
+    try:
+        for start in range(0, len(jobs), batch_size):
+            chunk = jobs[start : start + batch_size]
+            enc = tokenizer([rendered[i] for i, _ in chunk], return_tensors="pt", padding=True,
+                            add_special_tokens=False).to(device)
+            kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "pad_token_id": pad,
+                                      "eos_token_id": eos}
+            if temperature > 0:
+                # top_k=0 overrides a checkpoint's generation_config default (often 50), so
+                # temperature/top_p alone define the sampling distribution.
+                kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
+            else:
+                kwargs.update(do_sample=False)
+            ids = model.generate(**enc, **kwargs)[:, enc["input_ids"].shape[1]:]
+            for (i, c), row in zip(chunk, ids.tolist()):
+                n_tok = row.index(eos) if eos in row else len(row)
+                if eos not in row:  # no EOS: strip right padding only
+                    while n_tok and row[n_tok - 1] == pad and pad != eos:
+                        n_tok -= 1
+                text = tokenizer.decode(row[:n_tok], skip_special_tokens=True)
+                out.append({"prompt_index": i, "candidate": c, "response": text,
+                            "n_tokens": n_tok, "truncated": eos not in row})
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+        tokenizer.padding_side = old_side
+        model.train(was_training)
+    return out
+
+
+def generate_vllm(
+    model_path: str,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    *,
+    n: int = 1,
+    max_new_tokens: int = 32,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int,
+    dtype: str = "auto",
+) -> list[dict[str, Any]]:
+    """The same output as :func:`generate`, from a saved checkpoint through vLLM (if installed)."""
+    try:
+        from vllm import LLM, SamplingParams
+    except ImportError:
+        raise ImportError(
+            "[sampling] backend = 'vllm' needs vLLM: pip install vllm (CUDA only). Or use "
+            "backend = 'hf'."
+        ) from None
+    llm = LLM(model=model_path, dtype=dtype, seed=seed)
+    params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens,
+                            seed=seed)
+    results = llm.generate([render_prompt(tokenizer, p) for p in prompts], params)
+    out = []
+    for i, res in enumerate(results):
+        for c, comp in enumerate(res.outputs):
+            out.append({"prompt_index": i, "candidate": c, "response": comp.text,
+                        "n_tokens": len(comp.token_ids),
+                        "truncated": comp.finish_reason == "length"})
+    del llm  # free the GPU for training
+    return out

@@ -1,0 +1,148 @@
+"""Pairing, judging in both orders, calibration, labels; label accuracy vs the judge's noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+from scipy.stats import norm
+
+from judgebench.judges.simulated import SimulatedJudge
+from judgebench.rlaif import labeling
+from judgebench.rlaif.config import CalibrationConfig, TasksConfig, loads
+from judgebench.rlaif.loop import build_judge
+from judgebench.rlaif.propagation import label_accuracy
+from judgebench.rlaif.tasks import load_task_set
+
+
+def _samples(responses: list[list[str]], gold: list[list[float]] | None = None):
+    rows = []
+    for slot, cands in enumerate(responses):
+        for c, r in enumerate(cands):
+            rows.append({"slot": slot, "task_id": f"t{slot}", "prompt": f"q{slot}",
+                         "candidate": c, "response": r, "n_tokens": len(r),
+                         "gold": np.nan if gold is None else gold[slot][c]})
+    return pd.DataFrame(rows)
+
+
+def test_make_pairs_all_disjoint_and_drops():
+    s = _samples([["a", "bb", "", "bb"]], [[1.0, 0.0, 0.5, 0.0]])
+    pairs = labeling.make_pairs(s, "all", iteration=3)
+    # 6 pairs minus 3 with the empty response minus the identical (1, 3) pair
+    assert pairs["pair_id"].tolist() == ["it3-s0-0-1", "it3-s0-0-3"]
+    assert pairs.attrs["n_dropped"] == 4 and pairs["label"].tolist() == [1.0, 1.0]
+    disjoint = labeling.make_pairs(_samples([["a", "b", "c", "d"]]), "disjoint", iteration=0)
+    assert disjoint["pair_id"].tolist() == ["it0-s0-0-1", "it0-s0-2-3"]
+    assert disjoint["label"].isna().all()  # no verifier, no gold
+
+
+def test_judge_never_sees_gold_and_random_orders():
+    pairs = labeling.make_pairs(_samples([["a", "b"]] * 40, [[1.0, 0.0]] * 40), "all",
+                                iteration=0)
+    # A simulated judge without a quality function would read 'label' as its gold term.
+    v = labeling.judge_pairs(SimulatedJudge(seed=0), pairs, orders="both", seed=0)
+    assert np.allclose(v["p_1"], 0.5) and (v["label"] == 1.0).all() and len(v) == 80
+    one = labeling.judge_pairs(SimulatedJudge(seed=0), pairs, orders="random", seed=1, chunk=7)
+    assert len(one) == 40 and one["pair_id"].is_unique and set(one["order"]) == {"12", "21"}
+
+
+def test_chunks_call_hook_and_keep_order():
+    pairs = labeling.make_pairs(_samples([["a", "bbb"]] * 10), "all", iteration=0)
+    seen = []
+    v = labeling.judge_pairs(SimulatedJudge(verbosity=1.0, seed=0), pairs, orders="both", seed=0,
+                             chunk=3, on_chunk=seen.append)
+    assert seen == [0, 1, 2, 3]
+    assert v["pair_id"].tolist() == [p for p in pairs["pair_id"] for _ in range(2)]
+
+
+def test_labels_flip_with_position_and_swap_removes_it():
+    pairs = labeling.make_pairs(_samples([["same", "sam3"]] * 20), "all", iteration=0)
+    v = labeling.judge_pairs(SimulatedJudge(position=2.0, seed=0), pairs, orders="both", seed=0)
+    raw = labeling.preference_labels(labeling.apply_calibration(v, None))
+    assert raw["flipped_raw"].mean() == 1.0  # first slot always wins: position decides
+    assert np.allclose(raw["p_judge"], 0.5)  # averaging both orders cancels it
+    pipe = labeling.fit_calibration(v, CalibrationConfig(steps=["swap"]))
+    cal = labeling.preference_labels(labeling.apply_calibration(v, pipe))
+    assert cal["flipped"].max() == 0.0 and cal["flipped_raw"].mean() == 1.0
+    assert labeling.training_pairs(cal).empty  # exact ties never become preferences
+
+
+def test_length_control_removes_pure_length_preference():
+    rng = np.random.default_rng(0)
+    resp = [["x" * int(a), "y" * int(b)] for a, b in rng.integers(5, 200, size=(60, 2))]
+    pairs = labeling.make_pairs(_samples(resp), "all", iteration=0)
+    v = labeling.judge_pairs(SimulatedJudge(verbosity=2.0, seed=0), pairs, orders="both",
+                             seed=0)
+    raw = labeling.preference_labels(labeling.apply_calibration(v, None))
+    longer = (raw["len_1"] > raw["len_2"]) == (raw["p_judge"] > 0.5)
+    assert longer.mean() == 1.0
+    pipe = labeling.fit_calibration(v, CalibrationConfig(steps=["length"]))
+    cal = labeling.preference_labels(labeling.apply_calibration(v, pipe))
+    # The judge's log-ratio bias is not LC's tanh form, so the fit is not exact; what must go
+    # is the systematic win of the longer response.
+    picks_longer = ((cal["len_1"] > cal["len_2"]) == (cal["p_judge"] > 0.5)).mean()
+    assert 0.2 < picks_longer < 0.7
+    assert (cal["p_judge"] - 0.5).abs().mean() < (raw["p_judge"] - 0.5).abs().mean()
+
+
+def test_training_pairs_margin_and_smoothing():
+    labels = pd.DataFrame({"pair_id": ["a", "b", "c", "d"], "prompt": "q",
+                           "response_1": ["r1", "s1", "t1", "u1"],
+                           "response_2": ["r2", "s2", "t2", "u2"],
+                           "p_judge": [0.9, 0.2, 0.55, np.nan]})
+    rows = labeling.training_pairs(labels, min_margin=0.1)
+    assert rows["chosen"].tolist() == ["r1", "s2"] and rows["rejected"].tolist() == ["r2", "s1"]
+    assert labeling.label_smoothing_from(rows["p_chosen"]) == pytest.approx(0.15)
+
+
+def test_bad_calibration_inputs(tmp_path):
+    v = labeling.judge_pairs(SimulatedJudge(seed=0), labeling.make_pairs(
+        _samples([["a", "b"]] * 30, [[1.0, 0.0]] * 30), "all", iteration=0), orders="both",
+        seed=0)
+    with pytest.raises(ValueError, match=r"could not be fitted.*fit_with_gold"):
+        labeling.fit_calibration(v, CalibrationConfig(steps=["temperature"]))
+    with pytest.raises(FileNotFoundError, match=r"pipeline file .* does not exist"):
+        labeling.fit_calibration(v, CalibrationConfig(pipeline=str(tmp_path / "p.json")))
+
+
+# -- label accuracy vs the judge's configured noise --------------------------------------------
+
+def _qa_pairs(n_variants: int):
+    """Pairs on the bundled QA tasks: the right answer (gold 1) vs a wrong one (gold 0.5)."""
+    ts = load_task_set(TasksConfig(kinds=["qa"]), seed=0)
+    rows = []
+    for t in ts.train + ts.eval:
+        for v in range(n_variants):
+            right, wrong = f"{t.answer[0]} ({v}).", f"Nothing ({v})."
+            first = v % 2 == 0  # alternate which slot holds the right answer
+            rows.append({"slot": len(rows), "prompt": t.prompt, "task_id": t.task_id,
+                         "r": (right, wrong) if first else (wrong, right)})
+    samples = pd.DataFrame([
+        {"slot": r["slot"], "task_id": r["task_id"], "prompt": r["prompt"], "candidate": c,
+         "response": r["r"][c], "n_tokens": 1,
+         "gold": float(ts.gold([r["prompt"]], [r["r"][c]])[0])}
+        for r in rows for c in range(2)])
+    return ts, labeling.make_pairs(samples, "all", iteration=0)
+
+
+@pytest.mark.parametrize("noise, orders", [(1.0, "random"), (2.0, "random"), (2.0, "both")])
+def test_label_accuracy_matches_configured_noise(noise, orders):
+    ts, pairs = _qa_pairs(n_variants=40)
+    gold_gap = (pairs["gold_1"] - pairs["gold_2"]).abs()
+    assert (gold_gap == 0.5).all()  # every pair: right answer (1.0) vs wrong (0.5)
+    cfg = loads(f"[judge]\nspec = 'simulated:noise={noise},seed=7'")
+    judge = build_judge(cfg, ts)  # quality = the task verifier, strength 2
+    v = labeling.judge_pairs(judge, pairs, orders=orders, seed=0)
+    labels = labeling.preference_labels(labeling.apply_calibration(v, None))
+    acc, n = label_accuracy(labels["p_judge"], labels["label"])
+    margin = 2.0 * 0.5  # strength * gold difference: the logit a noiseless judge reports
+    if orders == "random":
+        expected = norm.cdf(margin / noise)  # one order: correct iff margin + noise*eps > 0
+    else:
+        # Two orders averaged: correct iff sigmoid(m + s e1) + sigmoid(m - s e2) > 1.
+        e = np.random.default_rng(0).standard_normal((2, 1_000_000))
+        expected = np.mean(expit(margin + noise * e[0]) + expit(margin - noise * e[1]) > 1.0)
+    se = np.sqrt(expected * (1 - expected) / n)
+    assert n == len(pairs) > 1000
+    assert abs(acc - expected) < 4 * se, (acc, expected, se)

@@ -1,0 +1,285 @@
+"""The loop end to end on the tiny config: propagation, resume after SIGKILL, every algorithm,
+bad inputs, and two processes under accelerate.
+
+The session-scoped ``sweep`` (4 settings x 3 seeds of the tiny loop, about a minute on 2 cores)
+is the known-truth experiment: a simulated judge with verbosity bias β = 4 per log-length
+ratio versus β = 0, with and without the length-control calibration step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from judgebench.rlaif.config import load_config, loads
+from judgebench.rlaif.loop import run_from_config
+from judgebench.rlaif.optimize import NonFiniteGuard, NonFiniteLossError
+from judgebench.rlaif.sweep import run_sweep
+from judgebench.verdicts import load_table
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "configs" / "tiny.toml"
+GRID = ["judge.verbosity=0,4", "calibration=none,length"]
+METRIC_KEYS = {
+    "iteration", "length_chars_mean", "length_chars_median", "length_tokens_mean",
+    "length_tokens_median", "length_drift_chars", "length_drift_tokens", "gold_mean",
+    "gold_change", "judge_score_raw", "judge_score_calibrated", "judge_win_rate_raw",
+    "judge_win_rate_calibrated", "gold_win_rate", "proxy_gold_gap", "label_accuracy",
+    "position_decided_raw", "length_explained_share", "judge_position_consistency",
+    "judge_p_first", "judge_length_slope", "time_generate_s", "time_judge_s", "time_train_s",
+    "time_instrument_s"}
+
+
+def _cli(args: list[str], timeout: int = 240) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "judgebench.cli", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def _assert_same_metrics(a: list[dict], b: list[dict]) -> None:
+    assert len(a) == len(b)
+    for ra, rb in zip(a, b):
+        keys = {k for k in ra if not k.startswith("time_")}
+        assert keys == {k for k in rb if not k.startswith("time_")}
+        for k in keys:
+            va, vb = ra[k], rb[k]
+            if isinstance(va, dict):
+                va, vb = json.dumps(va, sort_keys=True), json.dumps(vb, sort_keys=True)
+                assert va == vb, k
+            elif isinstance(va, float) or isinstance(vb, float):
+                assert va == pytest.approx(vb, abs=1e-6), k
+            else:
+                assert va == vb, k
+
+
+@pytest.fixture(scope="session")
+def sweep(tmp_path_factory) -> Path:
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("sweep")
+    run_sweep(CONFIG, out, GRID, "0,1,2", n_boot=500)
+    return out
+
+
+def _run(sweep: Path, verbosity: str, calibration: str, seed: int) -> Path:
+    return sweep / "runs" / f"verbosity={verbosity}__calibration={calibration}__seed={seed}"
+
+
+# -- the propagation proof ---------------------------------------------------------------------
+
+def test_biased_judge_drifts_length_and_gold_does_not_follow(sweep):
+    table = pd.read_csv(sweep / "sweep.csv")
+    assert len(table) == 12 and set(table["seed"]) == {0, 1, 2}
+    drift = table.pivot_table(index="seed", columns=["judge.verbosity", "calibration"],
+                              values="final_length_drift_chars")
+    biased, unbiased, controlled = drift[(4, "none")], drift[(0, "none")], drift[(4, "length")]
+    assert (biased > 3).all()  # the policy gets longer under a verbose-biased judge ...
+    assert biased.mean() > unbiased.mean() + 5 and (biased > unbiased).sum() >= 2
+    assert biased.mean() > controlled.mean() + 3 and (biased > controlled).sum() >= 2
+    biased_rows = table[(table["judge.verbosity"] == 4) & (table["calibration"] == "none")]
+    # ... the judge likes what it sees, and the verifier does not: gold does not rise.
+    assert biased_rows["final_judge_win_rate_raw"].mean() > 0.55
+    assert biased_rows["final_gold_change"].mean() <= 0.0
+    assert biased_rows["final_proxy_gold_gap"].mean() > 0.1
+    # Labels of the biased judge prefer the longer response, of the unbiased one at chance.
+    assert biased_rows["mean_label_prefers_longer"].mean() > 0.7
+
+    prop = json.loads((sweep / "propagation.json").read_text())
+    coef = {s["setting"]["calibration"]: s["length_drift_per_unit_bias"]
+            for s in prop["settings"]}
+    assert coef["none"]["ci"][0] > 0 and coef["none"]["n"] == 3
+    assert coef["none"]["estimate"] > coef["length"]["estimate"] + 1.0
+
+
+def test_run_directory_layout_and_metrics_schema(sweep):
+    run = _run(sweep, "4", "none", 0)
+    rows = _metrics(run)
+    assert [r["iteration"] for r in rows] == [0, 1, 2]
+    for row in rows:
+        assert METRIC_KEYS <= set(row), METRIC_KEYS - set(row)
+        assert row["time_train_s"] >= 0 and row["time_instrument_s"] > 0
+    assert rows[0]["length_drift_chars"] == 0 and rows[0]["proxy_gold_gap"] == 0
+    cfg = load_config(run / "config.toml")
+    assert cfg.judge.options["verbosity"] == 4 and cfg.run.seed == 0
+    state = json.loads((run / "state.json").read_text())
+    assert len(state["finished"]) == 3 * 3 + 2
+    verdicts = load_table(run / "verdicts.parquet")
+    assert set(verdicts["iteration"]) == {0, 1, 2} and set(verdicts["phase"]) == {"train", "eval"}
+    assert {"p_1_raw", "label", "order"} <= set(verdicts.columns)
+    assert (verdicts.groupby(["iteration", "phase", "pair_id"]).size() == 2).all()  # 2 orders
+    for i in range(3):
+        assert (run / "checkpoints" / f"iter-{i:03d}" / "policy" / "config.json").exists()
+
+
+# -- resume ------------------------------------------------------------------------------------
+
+def test_killed_run_resumes_to_the_same_metrics(sweep, tmp_path):
+    out = tmp_path / "run"
+    sets = ["judge.verbosity=4", "calibration=none", "run.seed=0"]
+    first = _cli(["train", str(CONFIG), "--out", str(out), "--set", *sets,
+                  "run.debug_kill_after=iter0:train:mid"])
+    assert first.returncode == -9, first.stderr[-2000:]  # SIGKILL halfway through training
+    state = json.loads((out / "state.json").read_text())
+    assert state["finished"][-1] == [0, "instrument"]
+    # A judge that fails to load changes nothing in the directory.
+    before = (out / "state.json").read_text()
+    with pytest.raises(ValueError, match=r"\[judge\] spec 'hf:/no/such/model' failed to load"):
+        run_from_config(CONFIG, out, [*sets[1:], "judge.spec=hf:/no/such/model"])
+    assert (out / "state.json").read_text() == before
+    second = _cli(["train", str(CONFIG), "--out", str(out), "--set", *sets,
+                   "run.debug_kill_after=iter1:generate:mid"])
+    assert second.returncode == -9, second.stderr[-2000:]  # SIGKILL mid-generation
+    rows = run_from_config(CONFIG, out, sets)
+    _assert_same_metrics(rows, _metrics(_run(sweep, "4", "none", 0)))
+    changes = json.loads((out / "state.json").read_text())["config_changes"]
+    assert [c["changed"] for c in changes] == [["run.debug_kill_after"]] * 2
+
+
+def test_cached_judge_never_pays_twice(tmp_path):
+    sets = ["judge.spec=tiny:0", "run.n_iterations=1", "tasks.n_train_prompts=4",
+            "labeling.judge_chunk=8", "tasks.n_eval_prompts=6"]
+    out = tmp_path / "killed"
+    first = _cli(["train", str(CONFIG), "--out", str(out), "--set", *sets,
+                  "run.debug_kill_after=iter1:judge:mid"])
+    assert first.returncode == -9, first.stderr[-2000:]
+    rows = run_from_config(CONFIG, out, sets)
+    cost = json.loads((out / "iter-001" / "judge_cost.json").read_text())
+    # The first chunk (8 pairs x 2 orders) was cached before the kill and is not paid again.
+    assert cost["n_verdicts_new"] == cost["n_verdicts"] - 16
+    verdicts = load_table(out / "verdicts.parquet")
+    first_shown = np.where(verdicts["order"] == "12", verdicts["response_1"],
+                           verdicts["response_2"])
+    second_shown = np.where(verdicts["order"] == "12", verdicts["response_2"],
+                            verdicts["response_1"])
+    distinct = len(set(zip(verdicts["prompt"], first_shown, second_shown)))
+    from judgebench.judges.cache import VerdictCache
+
+    assert len(VerdictCache(out / "cache.sqlite")) == distinct  # each call stored once
+    _assert_same_metrics(rows, run_from_config(CONFIG, tmp_path / "straight", sets))
+
+
+# -- the other algorithms ------------------------------------------------------------------------
+
+def _changed(run: Path, i: int = 1) -> float:
+    from transformers import AutoModelForCausalLM
+
+    a = AutoModelForCausalLM.from_pretrained(run / "checkpoints" / "iter-000" / "policy")
+    b = AutoModelForCausalLM.from_pretrained(run / "checkpoints" / f"iter-{i:03d}" / "policy")
+    return sum(float((p - q).detach().abs().sum()) for p, q in zip(a.parameters(), b.parameters()))
+
+
+@pytest.mark.parametrize("algorithm", ["rm+grpo", "rm+rloo", "direct"])
+def test_rl_algorithms_update_the_policy(algorithm, tmp_path):
+    sets = [f"optimize.algorithm={algorithm}", "run.n_iterations=1", "tasks.n_train_prompts=4",
+            "sampling.max_new_tokens=12", "optimize.batch_size=8", "optimize.num_generations=4",
+            "optimize.learning_rate=1e-2"]
+    rows = run_from_config(CONFIG, tmp_path, sets)
+    assert len(rows) == 2 and rows[0]["train_steps"] > 0
+    assert _changed(tmp_path) > 0
+    if algorithm.startswith("rm+"):
+        rm = tmp_path / "checkpoints" / "iter-000" / "reward_model"
+        assert (rm / "config.json").exists()
+        from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+        head = AutoModelForSequenceClassification.from_pretrained(rm)
+        base = AutoModelForCausalLM.from_pretrained(tmp_path / "checkpoints/iter-000/policy")
+        assert not torch.equal(head.model.layers[0].mlp.up_proj.weight,
+                               base.model.layers[0].mlp.up_proj.weight)  # the RM trained
+    else:
+        phases = set(load_table(tmp_path / "verdicts.parquet")["phase"])
+        assert phases == {"train", "eval", "reward"}  # the reward verdicts are kept too
+
+
+def test_lora_dpo_saves_an_adapter(tmp_path):
+    run_from_config(CONFIG, tmp_path, ["policy.lora=true", "run.n_iterations=1",
+                                       "optimize.learning_rate=0.05"])
+    adapter = tmp_path / "checkpoints" / "iter-001" / "policy"
+    assert (adapter / "adapter_config.json").exists()
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(tmp_path / "checkpoints/iter-000/policy")
+    tuned = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tmp_path / "checkpoints/iter-000/policy"), adapter)
+    x = torch.tensor([[5, 6, 7, 8]])
+    assert not torch.allclose(base(x).logits, tuned(x).logits)
+
+
+# -- bad input -----------------------------------------------------------------------------------
+
+def test_nan_loss_stops_and_leaves_the_run_resumable(tmp_path):
+    sets = ["run.n_iterations=1"]
+    with pytest.raises(NonFiniteLossError, match=r"NaN/inf .* rerun the same command"):
+        run_from_config(CONFIG, tmp_path, [*sets, "optimize.learning_rate=1e30"])
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["finished"][-1] == [0, "instrument"]
+    assert not (tmp_path / "checkpoints" / "iter-001").exists()  # no NaN weights saved
+    samples = (tmp_path / "iter-000" / "samples.parquet").read_bytes()
+    rows = run_from_config(CONFIG, tmp_path, [*sets, "optimize.learning_rate=1e-2"])
+    assert len(rows) == 2 and (tmp_path / "iter-000" / "samples.parquet").read_bytes() == samples
+    changes = json.loads((tmp_path / "state.json").read_text())["config_changes"]
+    assert changes[0]["changed"] == ["optimize.learning_rate"]
+
+
+def test_nan_guard_raises_on_a_nan_loss():
+    class Args:
+        learning_rate = 0.1
+
+    class State:
+        global_step = 3
+
+    with pytest.raises(NonFiniteLossError, match=r"DPO loss became nan at step 3"):
+        NonFiniteGuard("DPO").on_log(Args(), State(), None, logs={"loss": float("nan")})
+
+
+def test_bad_inputs_fail_before_anything_is_written(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(CONFIG.read_text() + "\n[sampling]\nbeam_width = 2\n")
+    with pytest.raises(ValueError):  # TOML refuses a repeated table: say so, never guess
+        run_from_config(bad, tmp_path / "a")
+    bad.write_text(CONFIG.read_text().replace("k = 4", "k = 4\nbeam_width = 2"))
+    with pytest.raises(ValueError, match=r"Unknown key 'beam_width' in section \[sampling\]"):
+        run_from_config(bad, tmp_path / "a")
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"prompt": "Say hi.", "split": "train"}\n'
+                     '{"prompt": "Say bye.", "split": "eval"}\n')
+    with pytest.raises(ValueError, match=r"2 task\(s\) have no verifier"):
+        run_from_config(CONFIG, tmp_path / "b", [f"tasks.path={json.dumps(str(tasks))}"])
+    with pytest.raises(ValueError, match=r"spec 'openai:gpt' failed to load"):
+        run_from_config(CONFIG, tmp_path / "c", ["judge.spec=openai:gpt"])
+    assert not any((tmp_path / d).exists() for d in ("a", "b", "c"))
+
+
+# -- scale-out -----------------------------------------------------------------------------------
+
+def test_two_processes_under_accelerate_launch(tmp_path):
+    if shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("accelerate's launcher is not installed beside this Python")
+    launcher = str(Path(sys.executable).parent / "accelerate")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    # --multi_gpu runs torchrun; on a CPU-only machine the loop's PartialState(cpu=True) makes
+    # it a gloo process group (accelerate's --cpu flag alone starts a single process).
+    proc = subprocess.run(
+        [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "judgebench.cli", "train",
+         str(CONFIG), "--out", str(tmp_path), "--set", "run.n_iterations=1"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = _metrics(tmp_path)
+    assert [r["iteration"] for r in rows] == [0, 1] and METRIC_KEYS <= set(rows[1])
+    single = loads(CONFIG.read_text())
+    n_pairs = rows[0]["n_train_pairs"]
+    per_step = single.optimize.batch_size * 2  # two processes share each optimizer step
+    assert rows[0]["train_steps"] == int(np.ceil(n_pairs / per_step)) * 2  # 2 epochs
