@@ -40,15 +40,20 @@ class QuickstartSizes:
     k: int
     max_new_tokens: int
     learning_rate: float
+    lora: bool
+    num_threads: int  # torch CPU threads in the loop; 0 = torch's default
 
 
+# SmolLM2 judges at about 2-3 ordered pairs per second on 2 cores, and each probed pair costs
+# ~32 judgments, so the real judge sees a sample; the loop mirrors configs/smollm2-cpu.toml.
 FULL = QuickstartSizes(judge_model="bundled:smollm2", policy_model="bundled:smollm2",
-                       n_judge_pairs=64, probe_sample=8, n_boot=1000, n_iterations=2,
-                       n_train_prompts=12, n_eval_prompts=8, k=3, max_new_tokens=40,
-                       learning_rate=5e-6)
+                       n_judge_pairs=32, probe_sample=4, n_boot=1000, n_iterations=2,
+                       n_train_prompts=10, n_eval_prompts=10, k=4, max_new_tokens=40,
+                       learning_rate=2e-3, lora=True, num_threads=0)
 QUICK = QuickstartSizes(judge_model="tiny:0", policy_model="tiny:0", n_judge_pairs=40,
-                        probe_sample=4, n_boot=100, n_iterations=1, n_train_prompts=8,
-                        n_eval_prompts=8, k=4, max_new_tokens=12, learning_rate=5e-3)
+                        probe_sample=4, n_boot=100, n_iterations=1, n_train_prompts=10,
+                        n_eval_prompts=8, k=4, max_new_tokens=12, learning_rate=5e-3,
+                        lora=False, num_threads=1)
 
 #: The simulated judge of the quickstart: biases set by us, so the audit can be checked.
 SIMULATED_SPEC = "simulated:position=1.0,verbosity=1.0,noise=0.5,seed=0,name=simulated-biased"
@@ -109,11 +114,14 @@ def _loop_config(sizes: QuickstartSizes, calibration: list[str]) -> str:
 [run]
 seed = 0
 n_iterations = {sizes.n_iterations}
+num_threads = {sizes.num_threads}
 
 [policy]
 model = "{sizes.policy_model}"
+lora = {str(sizes.lora).lower()}
 
 [tasks]
+kinds = ["qa", "ifeval"]  # word limits and bullet counts: where verbosity costs gold
 n_train_prompts = {sizes.n_train_prompts}
 n_eval_prompts = {sizes.n_eval_prompts}
 
@@ -121,7 +129,10 @@ n_eval_prompts = {sizes.n_eval_prompts}
 k = {sizes.k}
 max_new_tokens = {sizes.max_new_tokens}
 temperature = 1.0
-eval_temperature = 0.0
+eval_temperature = 0.7
+
+[labeling]
+pairing = "disjoint"      # k/2 pairs per prompt: enough labels, few DPO steps
 
 [judge]
 spec = "{LOOP_JUDGE}"
@@ -136,6 +147,9 @@ learning_rate = {sizes.learning_rate}
 epochs = 1.0
 batch_size = 4
 beta = 0.1
+
+[trainer]
+max_length = 160
 
 [instrument]
 n_boot = 100

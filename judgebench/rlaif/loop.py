@@ -41,6 +41,7 @@ from judgebench.rlaif.config import (
     loads,
     parse_kill_point,
 )
+from judgebench.rlaif.sampling import render_prompt
 from judgebench.rlaif.tasks import TaskSet, load_task_set, train_prompts
 from judgebench.verdicts import load_table, save_table
 
@@ -342,7 +343,7 @@ class Run:
         kw = {"seed": seed, "device": self.device, "dtype": self.dtype, "callbacks": hook}
         if cfg.optimize.algorithm == "dpo":
             pairs = load_table(d / "train_pairs.parquet")
-            rows = [{"prompt": _render(self.tokenizer, r.prompt), "chosen": r.chosen,
+            rows = [{"prompt": render_prompt(self.tokenizer, r.prompt), "chosen": r.chosen,
                      "rejected": r.rejected} for r in pairs.itertuples()]
             smoothing = (labeling.label_smoothing_from(pairs["p_chosen"].to_numpy())
                          if cfg.labeling.soft_labels == "smoothing" else 0.0)
@@ -367,7 +368,7 @@ class Run:
 
         cfg = self.cfg
         tasks = train_prompts(self.tasks, cfg.tasks.n_train_prompts, i, seed=cfg.run.seed)
-        prompts = [{"prompt": _render(self.tokenizer, t.prompt), "task_prompt": t.prompt}
+        prompts = [{"prompt": render_prompt(self.tokenizer, t.prompt), "task_prompt": t.prompt}
                    for t in tasks]
         if cfg.optimize.algorithm == "direct":
             samples = load_table(self.iter_dir(i) / "samples.parquet")
@@ -478,12 +479,6 @@ def _silence_progress_bars() -> None:
 
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()
-
-
-def _render(tokenizer: Any, prompt: str) -> str:
-    from judgebench.rlaif.sampling import render_prompt
-
-    return render_prompt(tokenizer, prompt)
 
 
 def _atomic_write(path: Path, text: str) -> None:
