@@ -47,7 +47,7 @@ class QuickstartSizes:
 # SmolLM2 judges at about 2-3 ordered pairs per second on 2 cores, and each probed pair costs
 # ~32 judgments, so the real judge sees a sample; the loop mirrors configs/smollm2-cpu.toml.
 FULL = QuickstartSizes(judge_model="bundled:smollm2", policy_model="bundled:smollm2",
-                       n_judge_pairs=32, probe_sample=4, n_boot=1000, n_iterations=2,
+                       n_judge_pairs=48, probe_sample=6, n_boot=1000, n_iterations=2,
                        n_train_prompts=10, n_eval_prompts=10, k=4, max_new_tokens=40,
                        learning_rate=2e-3, lora=True, num_threads=0)
 QUICK = QuickstartSizes(judge_model="tiny:0", policy_model="tiny:0", n_judge_pairs=40,
@@ -86,8 +86,10 @@ def _audit(name: str, judge: str, pairs: pd.DataFrame, out: Path, sizes: Quickst
         return json.loads((target / "audit.json").read_text())
     _log(f"auditing {name} ({judge}) on {len(pairs)} pairs, both orders, probes on "
          f"{probe_sample} pairs")
+    # Padding doses up to 200 characters: an 800-character pad makes every prompt several
+    # times longer, which a 135M model on 2 cores pays for dearly.
     return run_audit(judge=judge, pairs=pairs, out_dir=target, seed=0, n_boot=sizes.n_boot,
-                     probes=True, probe_sample=probe_sample)
+                     probes=True, probe_sample=probe_sample, padding_doses=(50, 200))
 
 
 def _calibrate(name: str, out: Path, sizes: QuickstartSizes) -> dict | None:

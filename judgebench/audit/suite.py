@@ -54,13 +54,15 @@ def run_audit(
     judge_model: str | None = None,
     probe_sample: int = PROBE_SAMPLE,
     progress: bool = True,
+    padding_doses: tuple[int, ...] = PADDING_DOSES,
 ) -> dict:
     """Audit a judge: position, verbosity, self-preference, probes, agreement (DESIGN §4).
 
     Give ``verdicts`` (a table or file), or ``judge`` (a Judge or a spec string) with ``pairs``
     to judge in both orders. With a judge and ``probes=True`` it also re-judges padded copies
-    and CALM-edited copies of up to ``probe_sample`` pairs. ``judge_model`` names the judge's own
-    model in model_1/model_2 for self-preference (applied to every judge in the table).
+    (``padding_doses`` characters added) and CALM-edited copies of up to ``probe_sample``
+    pairs. ``judge_model`` names the judge's own model in model_1/model_2 for self-preference
+    (applied to every judge in the table).
     Returns the audit dict (what ``audit.json`` holds); writes files when ``out_dir`` is given.
 
     >>> from judgebench.judges.simulated import simulate_verdicts
@@ -99,14 +101,15 @@ def run_audit(
     else:
         src = pairs_df if pairs_df is not None else _pairs_from(table)
         probe_verdicts, probe_tabs = _run_probes(judge_obj, table, src, cache, n_boot, seed,
-                                                 probe_sample, progress)
+                                                 probe_sample, progress, padding_doses)
         tables.update(probe_tabs)
 
     measures = pd.concat([t for k, t in tables.items() if k in _MEASURE_TABLES],
                          ignore_index=True)
     result = _assemble(table, measures, skipped, judge_obj,
                        {"seed": seed, "n_boot": n_boot, "level": 0.95, "probes": bool(probes),
-                        "judge_model": judge_model, "probe_sample": probe_sample})
+                        "judge_model": judge_model, "probe_sample": probe_sample,
+                        "padding_doses": list(padding_doses)})
     if out is not None:
         _write(out, result, measures, tables, table, probe_verdicts)
     return result
@@ -134,7 +137,8 @@ def _observational_tables(table: pd.DataFrame, judge_model: str | None, n_boot: 
 
 def _run_probes(judge_obj: Any, table: pd.DataFrame, src: pd.DataFrame, cache: Any,
                 n_boot: int, seed: int, probe_sample: int = PROBE_SAMPLE,
-                progress: bool = False) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+                progress: bool = False, padding_doses: tuple[int, ...] = PADDING_DOSES,
+                ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Padding and CALM probes on a seeded sample of pairs, judged by ``judge_obj``."""
     baseline = table[table["judge"] == judge_obj.name]
     # Only pairs with an unedited verdict can show whether an edit changed it.
@@ -144,7 +148,7 @@ def _run_probes(judge_obj: Any, table: pd.DataFrame, src: pd.DataFrame, cache: A
         src = src.iloc[np.sort(rng.choice(len(src), probe_sample, replace=False))]
     src = src.reset_index(drop=True)
     baseline = baseline[baseline["pair_id"].isin(set(src["pair_id"]))]
-    padded = judge_obj.judge(padded_pairs(src, added_chars=PADDING_DOSES), cache=cache,
+    padded = judge_obj.judge(padded_pairs(src, added_chars=tuple(padding_doses)), cache=cache,
                              progress=progress)
     loser = baseline_loser(baseline)
     edited = judge_probe_pairs(judge_obj, probe_pairs(src, tuple(EDITS), target=loser),
