@@ -8,11 +8,15 @@ are pooled with logsumexp. Pointwise: the expected score sum_i i * P(i) over the
 normalised over those tokens (d-RLAIF).
 
 Batches are sorted by length to cut padding, padded on the left so that the answer position is
-the last one, and only the last position's logits are computed (``logits_to_keep=1``).
+the last one, and only the last position's logits are computed (``logits_to_keep=1``). The
+tokens that every prompt of a call starts with (the system prompt and the template's opening:
+about a third of a short pairwise prompt) are run once, and their key/value cache is reused by
+every batch (``share_prefix``); causal attention makes this exact up to float rounding.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,6 +57,7 @@ class HFJudge(Judge):
         dtype: str | torch.dtype | None = None,
         sort_by_length: bool = True,
         name: str | None = None,
+        share_prefix: bool = True,
     ):
         self.loaded = model if isinstance(model, LoadedModel) else load_model(
             model, device=device, dtype=dtype)
@@ -71,6 +76,7 @@ class HFJudge(Judge):
         self.batch_size = batch_size
         self.max_length = max_length
         self.sort_by_length = sort_by_length
+        self.share_prefix = share_prefix
         self._name = name or f"hf:{self.loaded.spec}"
         labels = list(self.template.labels) + (
             [self.template.tie_label] if self.template.tie_label else [])
@@ -127,27 +133,60 @@ class HFJudge(Judge):
         order = sorted(ok, key=lambda i: n_tokens[i]) if self.sort_by_length else ok
         device = next(self.model.parameters()).device
         flat_ids = [i for ids in label_ids for i in ids]
+        pad = self.tokenizer.pad_token_id or 0
+        k, prefix_cache = self._shared_prefix([enc[i] for i in ok], device)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            width = max(n_tokens[i] for i in idx)
-            pad = self.tokenizer.pad_token_id or 0
+            width = max(n_tokens[i] for i in idx) - k  # the part after the shared prefix
             ids = torch.full((len(idx), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            mask = torch.zeros((len(idx), k + width), dtype=torch.long)
+            mask[:, :k] = 1
             for row, i in enumerate(idx):  # left padding: the answer position is the last one
-                ids[row, width - n_tokens[i]:] = torch.tensor(enc[i])
-                mask[row, width - n_tokens[i]:] = 1
-            position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+                tail = n_tokens[i] - k
+                ids[row, width - tail:] = torch.tensor(enc[i][k:])
+                mask[row, k + width - tail:] = 1
+            # Positions count real tokens only; padding sits between prefix and suffix.
+            position_ids = (mask.cumsum(-1) - 1).clamp(min=0)[:, k:]
+            extra = {}
+            if prefix_cache is not None:
+                cache = copy.deepcopy(prefix_cache)  # the forward appends to it
+                cache.batch_repeat_interleave(len(idx))
+                extra = {"past_key_values": cache, "use_cache": True}
             logits = self.model(
                 input_ids=ids.to(device), attention_mask=mask.to(device),
-                position_ids=position_ids.to(device), logits_to_keep=1,
+                position_ids=position_ids.to(device), logits_to_keep=1, **extra,
             ).logits[:, -1, :].float()  # (batch, vocab)
             logp = torch.log_softmax(logits, dim=-1)[:, flat_ids]  # (batch, n_label_tokens)
-            cols, k = [], 0
+            cols, j = [], 0
             for ids_of_label in label_ids:  # pool the spellings of each label
-                cols.append(torch.logsumexp(logp[:, k : k + len(ids_of_label)], dim=-1))
-                k += len(ids_of_label)
+                cols.append(torch.logsumexp(logp[:, j : j + len(ids_of_label)], dim=-1))
+                j += len(ids_of_label)
             out[idx] = torch.stack(cols, dim=-1).cpu().numpy()
         return out, n_tokens, errors
+
+    #: A shared prefix shorter than this is not worth a separate forward pass.
+    min_shared_prefix: int = 16
+
+    def _shared_prefix(self, enc: list[list[int]], device: torch.device):
+        """(k, cache): the first k tokens common to every prompt, run once; (0, None) if none.
+
+        At least one token of every prompt is left out of the prefix, so that each row still
+        has its answer position to read.
+        """
+        if not self.share_prefix or len(enc) < 2:
+            return 0, None
+        first, limit = enc[0], min(len(e) for e in enc) - 1
+        k = 0
+        while k < limit and all(e[k] == first[k] for e in enc):
+            k += 1
+        if k < self.min_shared_prefix:
+            return 0, None
+        out = self.model(input_ids=torch.tensor([first[:k]], device=device), use_cache=True,
+                         logits_to_keep=1)
+        cache = getattr(out, "past_key_values", None)
+        if cache is None or not hasattr(cache, "batch_repeat_interleave"):
+            return 0, None  # a model without a reusable cache object: run every token
+        return k, cache
 
     def _judge_batch(self, batch: OrderedBatch) -> JudgeOutput:
         logp, n_tokens, errors = self.label_logprobs(self.pairwise_prompts(batch), self._label_ids)
