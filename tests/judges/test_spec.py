@@ -40,3 +40,11 @@ def test_bad_specs(spec, match):
 
 def test_parse_spec():
     assert parse_spec("hf:/models/x,batch_size=8") == ("hf", "/models/x", {"batch_size": 8})
+
+
+def test_generate_and_share_prefix_specs():
+    from judgebench.judges.hf_generate import HFGenerateJudge
+
+    j = load_judge("hf-generate:tiny:0,max_new_tokens=2")
+    assert isinstance(j, HFGenerateJudge)
+    assert load_judge("tiny:0,share_prefix=false").share_prefix is False
