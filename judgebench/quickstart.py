@@ -48,10 +48,10 @@ class QuickstartSizes:
 # ~32 judgments, so the real judge sees a sample; the loop mirrors configs/smollm2-cpu.toml.
 FULL = QuickstartSizes(judge_model="bundled:smollm2", policy_model="bundled:smollm2",
                        n_judge_pairs=48, probe_sample=6, n_boot=1000, n_iterations=2,
-                       n_train_prompts=10, n_eval_prompts=10, k=4, max_new_tokens=40,
+                       n_train_prompts=14, n_eval_prompts=8, k=4, max_new_tokens=40,
                        learning_rate=2e-3, lora=True, num_threads=0)
 QUICK = QuickstartSizes(judge_model="tiny:0", policy_model="tiny:0", n_judge_pairs=40,
-                        probe_sample=4, n_boot=100, n_iterations=1, n_train_prompts=10,
+                        probe_sample=4, n_boot=100, n_iterations=1, n_train_prompts=12,
                         n_eval_prompts=8, k=4, max_new_tokens=12, learning_rate=5e-3,
                         lora=False, num_threads=1)
 
@@ -179,14 +179,16 @@ def run_quickstart(out: str | Path = "runs/quickstart", *, quick: bool = False) 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
+    timings_path = out / "timings.json"
+
     def timed(label: str, fn, *args):
         start = time.perf_counter()
         result = fn(*args)
         timings[label] = round(time.perf_counter() - start, 1)
+        timings_path.write_text(json.dumps(timings, indent=2))  # where the time went, so far
         return result
 
     judge_pairs = sample_pairs(sizes.n_judge_pairs)
-    timings_path = out / "timings.json"
     smol = timed("audit_judge", _audit, "judge", sizes.judge_model, judge_pairs, out, sizes,
                  sizes.probe_sample)
     sim = timed("audit_simulated", _audit, "simulated", SIMULATED_SPEC, bundled_pairs(), out,

@@ -112,12 +112,20 @@ def _removal_phi(x: sparse.csr_matrix, p1: np.ndarray, penalised: np.ndarray, l2
     g0 = float(beta0[2])
     if abs(g0) < 1e-10:
         return 0.0
+    # g(0) refits from the warm start; its sign, not beta0's, must bracket the root.
+    g0 = g(0.0)
+    if abs(g0) < 1e-10:
+        return 0.0
     hi = 2.0 * g0
     for _ in range(40):  # g falls as φ grows; double until the sign flips
         if np.sign(g(hi)) != np.sign(g0):
-            break
+            return float(brentq(g, 0.0, hi, xtol=1e-8))
         hi *= 2.0
-    return float(brentq(g, 0.0, hi, xtol=1e-8))
+    raise ValueError(
+        f"The 'length' step cannot remove this judge's length term: the refitted length "
+        f"coefficient stays {g0:+.3g}-signed for every φ up to {hi:.3g} (the judge's P(response_1) "
+        "hardly varies, e.g. after a temperature step flattened a chance-level judge). Drop the "
+        "'length' step for this judge, or fit it before 'temperature'.")
 
 
 def _one_hot_diff(left: pd.Series, right: pd.Series) -> tuple[sparse.csr_matrix, list[str]]:
