@@ -2,7 +2,7 @@
 
 1. audit the bundled SmolLM2-135M judge (position, verbosity, agreement, padding and CALM probes)
    on a seeded sample of the bundled pairs, and a simulated judge with known biases on all of them;
-2. calibrate both (swap, temperature, length), fitted on one half and evaluated on the other;
+2. calibrate both (swap, length control, temperature), fitted on one half, evaluated on the other;
 3. run a short RLAIF loop with SmolLM2 as the policy under a verbosity-biased judge, without and
    with calibration, and compare how far the policy's length drifts;
 4. write one report (report.html) over everything.
@@ -99,11 +99,11 @@ def _calibrate(name: str, out: Path, sizes: QuickstartSizes) -> dict | None:
     if (target / "calibration.json").exists():
         _log(f"calibration of {name}: already done ({target})")
         return json.loads((target / "calibration.json").read_text())
-    _log(f"calibrating {name}: swap, temperature, length (fit on half the pairs, "
+    _log(f"calibrating {name}: swap, length, temperature (fit on half the pairs, "
          "report on the other half)")
     verdicts = pd.read_parquet(out / f"audit-{name}" / "verdicts.parquet")
     try:
-        return run_calibration(verdicts=verdicts, steps=["swap", "temperature", "length"],
+        return run_calibration(verdicts=verdicts, steps=["swap", "length", "temperature"],
                                fit_frac=0.5, seed=0, out_dir=target, n_boot=sizes.n_boot)
     except ValueError as err:  # e.g. too few labelled pairs: say so, keep going
         _log(f"calibration of {name} skipped: {err}")
