@@ -7,6 +7,7 @@
     hf-generate:PATH_OR_HUB_ID          generate a reply and parse the label (the common baseline)
     openai:MODEL@URL,max_concurrency=8  any OpenAI-compatible server
     verifier                            programmatic gold for the bundled tasks
+    ensemble:SPEC|SPEC[|combine=majority]   a panel of judges answering as one (mean logit)
     judge.toml                          a [judge] table with kind = "..." and the same keys
 """
 
@@ -142,6 +143,8 @@ def load_judge(spec: str | Path | Judge) -> Judge:
     if isinstance(spec, Judge):
         return spec
     spec = str(spec)
+    if spec.startswith("ensemble:"):
+        return _ensemble(spec)
     if spec.endswith(".toml"):
         path = Path(spec)
         if not path.exists():
@@ -158,3 +161,18 @@ def load_judge(spec: str | Path | Judge) -> Judge:
                                                 spec))
     kind, target, options = parse_spec(spec)
     return build_judge(kind, target, options)
+
+
+def _ensemble(spec: str) -> Judge:
+    """``ensemble:SPEC|SPEC[|combine=NAME][|name=NAME]``: members split on '|'."""
+    from judgebench.judges.ensemble import EnsembleJudge
+
+    items = [x.strip() for x in spec[len("ensemble:"):].split("|") if x.strip()]
+    options = dict(x.split("=", 1) for x in items if ":" not in x and "=" in x)
+    unknown = sorted(set(options) - {"combine", "name"})
+    if unknown:
+        raise ValueError(f"Unknown ensemble option(s) {unknown} in {spec!r}; allowed: "
+                         "['combine', 'name'] (members are judge specs with a kind, e.g. "
+                         "'simulated:seed=1').")
+    members = [load_judge(x) for x in items if ":" in x or "=" not in x]
+    return EnsembleJudge(members, **options)
