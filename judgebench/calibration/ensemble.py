@@ -37,6 +37,8 @@ from judgebench.calibration.base import (
     safe_logit,
     sigmoid,
 )
+from judgebench.judges.ensemble import majority as majority_vote
+from judgebench.judges.ensemble import mean_logit, mean_probability
 
 #: Per-judge columns that mean nothing for an ensemble row.
 _JUDGE_COLUMNS = ("judge", "p_first", "p_1", "failed", "raw", "error", "latency_s", "n_tokens",
@@ -44,31 +46,9 @@ _JUDGE_COLUMNS = ("judge", "p_first", "p_1", "failed", "raw", "error", "latency_
 
 
 # ---------------------------------------------------------------------------------------------
-# Pure combiners on a (n_items, n_members) matrix of P(response_1), NaN = abstain
-
-
-def _nan_mean(x: np.ndarray) -> np.ndarray:
-    ok = np.isfinite(x)
-    n = ok.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ok, x, 0.0).sum(axis=1) / np.where(n > 0, n, np.nan)
-
-
-def majority_vote(p: np.ndarray) -> np.ndarray:
-    """Share of members voting response_1 (p > .5); ties are half a vote; NaN abstains."""
-    p = np.asarray(p, float)
-    votes = np.where(np.isnan(p), np.nan, np.where(p > 0.5, 1.0, np.where(p < 0.5, 0.0, 0.5)))
-    return _nan_mean(votes)
-
-
-def mean_probability(p: np.ndarray) -> np.ndarray:
-    """Mean P over the members that did not fail."""
-    return _nan_mean(np.asarray(p, float))
-
-
-def mean_logit(p: np.ndarray) -> np.ndarray:
-    """sigmoid(mean logit P) over the members that did not fail."""
-    return sigmoid(_nan_mean(safe_logit(p)))
+# Pure combiners on a (n_items, n_members) matrix of P(response_1), NaN = abstain.
+# majority_vote, mean_probability and mean_logit are the judge-level panel's own rules
+# (judges/ensemble.py), so a panel judged on the fly and one combined afterwards agree.
 
 
 def weighted_logit(p: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -120,7 +100,7 @@ def fit_dawid_skene(votes: np.ndarray, max_iter: int = 200, tol: float = 1e-7,
     v = np.asarray(votes, float)
     seen = np.isfinite(v)
     one, zero = (v == 1.0) & seen, (v == 0.0) & seen
-    t = _nan_mean(v)
+    t = mean_probability(v)
     t = np.where(np.isfinite(t), t, 0.5)
     prior, sens, spec = 0.5, np.full(v.shape[1], 0.7), np.full(v.shape[1], 0.7)
     n_iter = 0
