@@ -38,13 +38,59 @@ def label_token_ids(tokenizer: Any, label: str) -> list[int]:
     return ids
 
 
-class HFJudge(Judge):
-    """A pairwise (and pointwise) judge over any local causal LM.
+class LocalJudge(Judge):
+    """What every pairwise judge over a local causal LM shares: the model, the template, the
+    batching settings, the prompt text and the identifying config. Subclasses read a verdict
+    from it (logits in :class:`HFJudge`, generated text in ``HFGenerateJudge``)."""
+
+    kind = "local"
+
+    def __init__(self, model: str | LoadedModel, template: str | PairwiseTemplate,
+                 batch_size: int, max_length: int, device: str | None,
+                 dtype: str | torch.dtype | None, sort_by_length: bool, name: str | None):
+        self.loaded = model if isinstance(model, LoadedModel) else load_model(
+            model, device=device, dtype=dtype)
+        self.model = self.loaded.model.eval()
+        self.tokenizer = self.loaded.tokenizer
+        self.template = get_template(template)
+        if not isinstance(self.template, PairwiseTemplate):
+            raise ValueError(f"template must be a pairwise template; {self.template.name!r} is not.")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.sort_by_length = sort_by_length
+        self._name = name or f"{self.kind}:{self.loaded.spec}"
+        self.chunk_size = max(64, 8 * batch_size)
+
+    def config(self) -> dict[str, Any]:
+        """Model, template and labels: what changes the output."""
+        return {"kind": self.kind, "model": self.loaded.spec, "template": self.template.name,
+                "template_text": [self.template.system, self.template.user,
+                                  self.template.answer_prefix],
+                "labels": list(self.template.labels), "tie_label": self.template.tie_label,
+                "dtype": str(next(self.model.parameters()).dtype)}
+
+    def _render(self, messages: list[dict[str, str]], prefix: str) -> str:
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False,
+                                                  add_generation_prompt=True)
+        return text + prefix
+
+    def pairwise_prompts(self, batch: OrderedBatch) -> list[str]:
+        """The full prompt text of each ordered presentation, ending where the label goes."""
+        return [self._render(self.template.messages(q, a, b), self.template.answer_prefix)
+                for q, a, b in zip(batch.prompts, batch.first, batch.second)]
+
+
+class HFJudge(LocalJudge):
+    """A pairwise (and pointwise) judge over any local causal LM, read from label logits.
 
     >>> judge = HFJudge("tiny:0")          # doctest: +SKIP
     >>> judge.compare(["2+2?"], ["4"], ["5"])  # doctest: +SKIP
     array([0.51])
     """
+
+    kind = "hf"
 
     def __init__(
         self,
@@ -59,31 +105,19 @@ class HFJudge(Judge):
         name: str | None = None,
         share_prefix: bool = True,
     ):
-        self.loaded = model if isinstance(model, LoadedModel) else load_model(
-            model, device=device, dtype=dtype)
-        self.model = self.loaded.model.eval()
-        self.tokenizer = self.loaded.tokenizer
-        self.template = get_template(template)
+        super().__init__(model, template, batch_size, max_length, device, dtype, sort_by_length,
+                         name)
         self.pointwise_template = get_template(pointwise_template)
-        if not isinstance(self.template, PairwiseTemplate):
-            raise ValueError(f"template must be a pairwise template; {self.template.name!r} is not.")
         if not isinstance(self.pointwise_template, PointwiseTemplate):
             raise ValueError(
                 f"pointwise_template must be a pointwise template; "
                 f"{self.pointwise_template.name!r} is not.")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
-        self.batch_size = batch_size
-        self.max_length = max_length
-        self.sort_by_length = sort_by_length
         self.share_prefix = share_prefix
-        self._name = name or f"hf:{self.loaded.spec}"
         labels = list(self.template.labels) + (
             [self.template.tie_label] if self.template.tie_label else [])
         self._label_ids = [self._ids_or_raise(lab, self.template.name) for lab in labels]
         self._score_ids = [self._ids_or_raise(s, self.pointwise_template.name)
                            for s in self.pointwise_template.scores]
-        self.chunk_size = max(64, 8 * batch_size)
 
     def _ids_or_raise(self, label: str, template: str) -> list[int]:
         ids = label_token_ids(self.tokenizer, label)
@@ -95,26 +129,6 @@ class HFJudge(Judge):
                 "are single tokens for this tokenizer, e.g. labels ('A', 'B') or digits."
             )
         return ids
-
-    def config(self) -> dict[str, Any]:
-        """Model, template and labels: what changes the output."""
-        return {"kind": "hf", "model": self.loaded.spec, "template": self.template.name,
-                "template_text": [self.template.system, self.template.user,
-                                  self.template.answer_prefix],
-                "labels": list(self.template.labels), "tie_label": self.template.tie_label,
-                "dtype": str(next(self.model.parameters()).dtype)}
-
-    # -- prompt building --------------------------------------------------------------------
-
-    def _render(self, messages: list[dict[str, str]], prefix: str) -> str:
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                  add_generation_prompt=True)
-        return text + prefix
-
-    def pairwise_prompts(self, batch: OrderedBatch) -> list[str]:
-        """The full prompt text of each ordered presentation, ending where the label goes."""
-        return [self._render(self.template.messages(q, a, b), self.template.answer_prefix)
-                for q, a, b in zip(batch.prompts, batch.first, batch.second)]
 
     # -- forward ----------------------------------------------------------------------------
 

@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from judgebench.judges.base import Judge, JudgeOutput, OrderedBatch
-from judgebench.judges.templates import PairwiseTemplate, get_template
-from judgebench.models import LoadedModel, load_model
+from judgebench.judges.base import JudgeOutput, OrderedBatch
+from judgebench.judges.hf import LocalJudge
+from judgebench.judges.templates import PairwiseTemplate
+from judgebench.models import LoadedModel
 
 
 def parse_first_label(
@@ -47,13 +48,15 @@ def parse_first_label(
     return value[found.group(1)] if found else float("nan")
 
 
-class HFGenerateJudge(Judge):
+class HFGenerateJudge(LocalJudge):
     """Greedy-generate ``max_new_tokens`` per ordered pair and parse the first label.
 
     >>> judge = HFGenerateJudge("tiny:0", max_new_tokens=4)   # doctest: +SKIP
     >>> judge.compare(["2+2?"], ["4"], ["5"])                  # doctest: +SKIP
     array([nan])
     """
+
+    kind = "hf-generate"
 
     def __init__(
         self,
@@ -68,43 +71,19 @@ class HFGenerateJudge(Judge):
         generate_kwargs: dict[str, Any] | None = None,
         name: str | None = None,
     ):
-        self.loaded = model if isinstance(model, LoadedModel) else load_model(
-            model, device=device, dtype=dtype)
-        self.model = self.loaded.model.eval()
-        self.tokenizer = self.loaded.tokenizer
-        self.template = get_template(template)
-        if not isinstance(self.template, PairwiseTemplate):
-            raise ValueError(f"template must be a pairwise template; {self.template.name!r} is not.")
+        super().__init__(model, template, batch_size, max_length, device, dtype, sort_by_length,
+                         name)
         if max_new_tokens < 1:
             raise ValueError(
                 f"max_new_tokens must be >= 1 (the verdict is generated); got {max_new_tokens}.")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
         self.max_new_tokens = max_new_tokens
-        self.batch_size = batch_size
-        self.max_length = max_length
-        self.sort_by_length = sort_by_length
         # Extra arguments for model.generate (e.g. sequence_bias); greedy decoding is fixed.
         self.generate_kwargs = dict(generate_kwargs or {})
-        self._name = name or f"hf-generate:{self.loaded.spec}"
-        self.chunk_size = max(64, 8 * batch_size)
 
     def config(self) -> dict[str, Any]:
         """Model, template, generation length and extra generate arguments."""
-        return {"kind": "hf-generate", "model": self.loaded.spec, "template": self.template.name,
-                "template_text": [self.template.system, self.template.user,
-                                  self.template.answer_prefix],
-                "labels": list(self.template.labels), "tie_label": self.template.tie_label,
-                "max_new_tokens": self.max_new_tokens,
-                "generate_kwargs": repr(sorted(self.generate_kwargs.items())),
-                "dtype": str(next(self.model.parameters()).dtype)}
-
-    def pairwise_prompts(self, batch: OrderedBatch) -> list[str]:
-        """The prompt text of each ordered presentation, as HFJudge builds it."""
-        tpl = self.template
-        return [self.tokenizer.apply_chat_template(tpl.messages(q, a, b), tokenize=False,
-                                                   add_generation_prompt=True) + tpl.answer_prefix
-                for q, a, b in zip(batch.prompts, batch.first, batch.second)]
+        return {**super().config(), "max_new_tokens": self.max_new_tokens,
+                "generate_kwargs": repr(sorted(self.generate_kwargs.items()))}
 
     @torch.inference_mode()
     def generate(self, texts: Sequence[str]) -> tuple[list[str | None], np.ndarray, np.ndarray,
