@@ -92,6 +92,18 @@ class FakeOpenAIServer:
                     server.headers.append(dict(self.headers))
                     server._in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server._in_flight)
+                answered = False
+
+                def leave() -> None:
+                    # A request stops being in flight once its reply starts: the client may
+                    # send its next one as soon as it reads this reply, possibly before this
+                    # handler thread returns, and that must not count as a fourth in flight.
+                    nonlocal answered
+                    if not answered:
+                        answered = True
+                        with server._lock:
+                            server._in_flight -= 1
+
                 try:
                     if self.path != "/v1/chat/completions":
                         reply = Reply({"error": f"no route {self.path}"}, status=404)
@@ -101,6 +113,7 @@ class FakeOpenAIServer:
                         server._stop.wait(reply.delay_s)
                     payload = (reply.body if isinstance(reply.body, bytes)
                                else json.dumps(reply.body).encode())
+                    leave()
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
@@ -111,8 +124,7 @@ class FakeOpenAIServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test)
                 finally:
-                    with server._lock:
-                        server._in_flight -= 1
+                    leave()
 
             def log_message(self, *args: Any) -> None:
                 pass
