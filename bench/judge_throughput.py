@@ -281,25 +281,66 @@ def dose(loaded, pairs: pd.DataFrame, repeats: int, n_prompts: int,
             for d in doses]
 
 
+def mtbench_protocol(loaded, pairs: pd.DataFrame, repeats: int, n_prompts: int,
+                     max_new_tokens: int, device, seed: int = 0,
+                     min_time_s: float = MIN_TIME_S) -> dict[str, Any]:
+    """MT-Bench's judge prompt (mtbench-pair-v2) both ways, on the same ordered prompts: the
+    logit readout after "[[" vs FastChat's protocol (write an explanation, then "[[A]]")."""
+    everything = ordered_presentations(pairs)
+    w = everything.subset(np.random.default_rng(seed + 3).permutation(len(everything))
+                          [:n_prompts].tolist())
+    logit = HFJudge(loaded, template="mtbench-pair-v2", batch_size=n_prompts)
+    gen = HFGenerateJudge(loaded, template="mtbench-pair-v2", batch_size=n_prompts,
+                          max_new_tokens=max_new_tokens, explain=True)
+    ratios, lvps, gvps = [], [], []
+    for r in range(repeats):
+        order = [("logit", logit), ("generate", gen)]
+        secs = {}
+        for name, judge in (order if r % 2 == 0 else order[::-1]):
+            # _judge_batch is what compare() runs; it also returns the replies.
+            out, secs[name], _ = _timed(lambda j=judge: j._judge_batch(w), device, min_time_s)
+            if name == "generate":
+                gout = out
+        ratios.append(secs["generate"] / secs["logit"])
+        lvps.append(n_prompts / secs["logit"])
+        gvps.append(n_prompts / secs["generate"])
+        log(f"mtbench {loaded.spec} repeat {r}: ratio {ratios[-1]:.1f}x")
+    p_gen = np.asarray(gout.p_first, float)
+    n_new = [r["n_generated"] for r in gout.raw if r]
+    return {"n_prompts": n_prompts, "max_new_tokens": max_new_tokens,
+            "logit_vps": spread(lvps), "generate_vps": spread(gvps), "ratio": spread(ratios),
+            "generate_mean_new_tokens": float(np.mean(n_new)) if n_new else None,
+            # A batch decodes until its longest reply ends: the cost follows the maximum.
+            "generate_max_new_tokens": int(np.max(n_new)) if n_new else None,
+            "generate_failed_share": float(np.isnan(p_gen).mean()),
+            "example_reply_tail": next((r["reply"][-160:] for r in gout.raw if r), None)}
+
+
 #: Work per model size and profile. "default" fits `make bench` (~15 min on 2 CPU cores);
 #: "full" is the issue's whole protocol for every model (200 pairs; ~40 min here, minutes on
 #: a GPU); "quick" is a smoke run. "small" = the tiny test models, "large" = anything else.
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
         "small": {"n_pairs": 40, "sweep_prompts": 32, "batch_sizes": (1, 4, 16, 64),
-                  "dose_prompts": 8, "doses": (1, 8), "min_time_s": 0.2},
+                  "dose_prompts": 8, "doses": (1, 8), "min_time_s": 0.2,
+                  "mtbench_prompts": 8, "mtbench_tokens": 64},
         "large": {"n_pairs": 12, "sweep_prompts": 8, "batch_sizes": (1, 8),
-                  "dose_prompts": 4, "doses": (1, 8), "min_time_s": 0.2}},
+                  "dose_prompts": 4, "doses": (1, 8), "min_time_s": 0.2,
+                  "mtbench_prompts": 4, "mtbench_tokens": 64}},
     "default": {
         "small": {"n_pairs": 200, "sweep_prompts": 64, "batch_sizes": (1, 4, 16, 32, 64),
-                  "dose_prompts": 8, "doses": (1, 8, 32)},
+                  "dose_prompts": 8, "doses": (1, 8, 32), "mtbench_prompts": 16,
+                  "mtbench_tokens": 256},
         "large": {"n_pairs": 96, "sweep_prompts": 16, "batch_sizes": (1, 4, 16, 32),
-                  "dose_prompts": 4, "doses": (1, 8, 32)}},
+                  "dose_prompts": 4, "doses": (1, 8, 32), "mtbench_prompts": 16,
+                  "mtbench_tokens": 256}},
     "full": {
         "small": {"n_pairs": 200, "sweep_prompts": 64, "batch_sizes": (1, 4, 16, 32, 64),
-                  "dose_prompts": 8, "doses": (1, 8, 32)},
+                  "dose_prompts": 8, "doses": (1, 8, 32), "mtbench_prompts": 16,
+                  "mtbench_tokens": 256},
         "large": {"n_pairs": 200, "sweep_prompts": 32, "batch_sizes": (1, 4, 16, 32, 64),
-                  "dose_prompts": 8, "doses": (1, 8, 32)}},
+                  "dose_prompts": 8, "doses": (1, 8, 32), "mtbench_prompts": 32,
+                  "mtbench_tokens": 256}},
 }
 
 
@@ -382,6 +423,9 @@ def _one_model(spec: str, cfg: dict[str, Any], pairs: pd.DataFrame, repeats: int
                            generate_too=spec.startswith("tiny"), min_time_s=mt)
     entry["dose"] = dose(loaded, pairs, repeats, min(cfg["dose_prompts"], 2 * len(pairs)),
                          cfg["doses"], dev, min_time_s=mt)
+    entry["mtbench"] = mtbench_protocol(loaded, pairs, repeats,
+                                        min(cfg["mtbench_prompts"], 2 * len(pairs)),
+                                        cfg["mtbench_tokens"], dev, min_time_s=mt)
     entry["threads"] = torch.get_num_threads()
     return entry
 
@@ -426,4 +470,19 @@ def table(res: dict[str, Any]) -> list[str]:
     for spec, e in res["models"].items():
         lines.append(f"| {spec} | " + " | ".join(fmt(d["time_ratio_vs_logit"], 2, "x")
                                                  for d in e["dose"]) + " |")
+    rows = [(spec, e["mtbench"]) for spec, e in res["models"].items() if "mtbench" in e]
+    if rows:
+        lines += ["", "MT-Bench's judge prompt (mtbench-pair-v2) run both ways on the same "
+                  "ordered prompts, batch = prompts: the logit readout after \"[[\" vs "
+                  "FastChat's protocol (greedy explanation, then the last [[A]]/[[B]]/[[C]] "
+                  "parsed; `hf-generate:...,explain=true`):", "",
+                  "| model | prompts | max_new_tokens | logit (verdicts/s) | explain-then-verdict "
+                  "(verdicts/s) | ratio | new tokens, mean / max | no verdict found |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for spec, m in rows:
+            lines.append(f"| {spec} | {m['n_prompts']} | {m['max_new_tokens']} | "
+                         f"{fmt(m['logit_vps'], 1)} | {fmt(m['generate_vps'], 2)} | "
+                         f"{fmt(m['ratio'], 1, 'x')} | {m['generate_mean_new_tokens']:.0f} / "
+                         f"{m.get('generate_max_new_tokens', '-')} | "
+                         f"{m['generate_failed_share']:.0%} |")
     return lines

@@ -59,3 +59,15 @@ def test_cli_checks_and_quick_prefix(tmp_path):
     assert args.prefix == "quick-"  # a smoke run never overwrites the committed figures
     assert "No results yet" in summary(args)
     assert parse_args([]).prefix == ""
+
+
+def test_amortised_instrument_share_interpolates_between_iterations():
+    from bench.loop_overhead import amortised_share
+
+    evaluated = {"instrument_detail_s": {"instrument": 1.0, "eval_generate": 6.0,
+                                         "eval_judge": 2.0}}
+    skipped = {"phases_s": {"instrument": 1.0}, "iteration_s": 92.0}
+    # every iteration evaluated: (1 + 8) / (92 + 8); every 4th: (1 + 2) / (92 + 2)
+    assert amortised_share(evaluated, skipped, 1) == pytest.approx(9 / 100)
+    assert amortised_share(evaluated, skipped, 4) == pytest.approx(3 / 94)
+    assert amortised_share(evaluated, skipped, 10**9) == pytest.approx(1 / 92)

@@ -76,9 +76,14 @@ class LocalJudge(Judge):
                                                   add_generation_prompt=True)
         return text + prefix
 
-    def pairwise_prompts(self, batch: OrderedBatch) -> list[str]:
-        """The full prompt text of each ordered presentation, ending where the label goes."""
-        return [self._render(self.template.messages(q, a, b), self.template.answer_prefix)
+    def pairwise_prompts(self, batch: OrderedBatch, answer_prefix: bool = True) -> list[str]:
+        """The full prompt text of each ordered presentation, ending where the label goes.
+
+        With ``answer_prefix=False`` the prompt ends at the start of the assistant turn, without
+        the template's answer prefix (for a judge that writes an explanation first).
+        """
+        prefix = self.template.answer_prefix if answer_prefix else ""
+        return [self._render(self.template.messages(q, a, b), prefix)
                 for q, a, b in zip(batch.prompts, batch.first, batch.second)]
 
 

@@ -8,7 +8,14 @@ or 0.5 for the template's tie label. A reply that names no label is a failure (N
 ``failed=True``), never a preference — a generate-and-parse judge has no probability to fall
 back on, which is one reason to prefer the logit readout.
 
-Generation is greedy, batched, on left-padded prompts sorted by length.
+Two modes. Plain (the default): the prompt ends with the template's answer prefix (e.g. "[["),
+the model writes ``max_new_tokens=8`` tokens and the first label in them decides. Explain
+(``explain=True``, MT-Bench / FastChat style): the prompt stops at the assistant turn, the model
+writes an explanation and then its verdict (``max_new_tokens=256``), and the *last*
+``[[A]]``/``[[B]]``/``[[C]]`` (the answer prefix, the label and the matching closer) decides
+(:func:`parse_final_verdict`).
+
+Generation is greedy, batched, on left-padded prompts sorted by length, and stops at EOS.
 """
 
 from __future__ import annotations
@@ -25,6 +32,30 @@ from judgebench.judges.hf import LocalJudge
 from judgebench.judges.templates import PairwiseTemplate
 from judgebench.models import LoadedModel
 
+#: Characters that make a label part of a longer word ("A" in "Answer", "1" in "12").
+_WORD = "A-Za-z0-9_"
+
+#: The closer that matches an answer prefix: "[[A" is read as "[[A]]".
+_CLOSERS = {"[[": "]]", "[": "]", "(": ")"}
+
+
+def _values(labels: Sequence[str], tie_label: str | None) -> tuple[dict[str, float], str]:
+    """Each label's P(first wins), and a regex alternation over the labels (longest first)."""
+    value = {labels[0]: 1.0, labels[1]: 0.0}
+    if tie_label:
+        value[tie_label] = 0.5
+    alt = "|".join(re.escape(x) for x in sorted(value, key=len, reverse=True))
+    return value, alt
+
+
+def verdict_suffix(prefix: str) -> str:
+    """The closer that matches an answer prefix: "]]" for "[[", "]" for "[", ")" for "(", else "".
+
+    >>> verdict_suffix("[["), verdict_suffix("("), verdict_suffix("Verdict: ")
+    (']]', ')', '')
+    """
+    return _CLOSERS.get(prefix, "")
+
 
 def parse_first_label(
     text: str, labels: Sequence[str] = ("A", "B"), tie_label: str | None = None
@@ -39,21 +70,48 @@ def parse_first_label(
     >>> parse_first_label("C]]", tie_label="C")
     0.5
     """
-    names = [*labels, tie_label] if tie_label else list(labels)
-    value = {labels[0]: 1.0, labels[1]: 0.0}
-    if tie_label:
-        value[tie_label] = 0.5
-    alt = "|".join(re.escape(x) for x in sorted(names, key=len, reverse=True))
-    found = re.search(rf"(?<![A-Za-z0-9_])({alt})(?![A-Za-z0-9_])", text)
+    value, alt = _values(labels, tie_label)
+    found = re.search(rf"(?<![{_WORD}])({alt})(?![{_WORD}])", text)
     return value[found.group(1)] if found else float("nan")
 
 
+def parse_final_verdict(
+    text: str, labels: Sequence[str] = ("A", "B"), tie_label: str | None = None,
+    prefix: str = "[[", suffix: str | None = None,
+) -> float:
+    """P(first wins) from the last ``prefix + label + suffix`` in ``text``; NaN if none.
+
+    An explanation may quote a verdict before it concludes ("unlike [[A]], ... [[B]]"): the
+    last one is the final verdict, as FastChat's judge reads it. ``suffix`` defaults to
+    :func:`verdict_suffix` of the prefix. With no prefix, the last label that stands alone
+    (the whole-word rule of :func:`parse_first_label`) decides.
+
+    >>> parse_final_verdict("A mentions [[A]] wrongly. Final verdict: [[B]]")
+    0.0
+    >>> parse_final_verdict("It is a tie: [[C]]", tie_label="C"), parse_final_verdict("B. A")
+    (0.5, nan)
+    >>> parse_final_verdict("B is worse, so A", prefix="")
+    1.0
+    """
+    value, alt = _values(labels, tie_label)
+    if suffix is None:
+        suffix = verdict_suffix(prefix)
+    left = re.escape(prefix) if prefix else f"(?<![{_WORD}])"
+    # With no closer the label must still end the word ("[[AB" is not "[[A").
+    right = re.escape(suffix) if suffix else f"(?![{_WORD}])"
+    found = list(re.finditer(rf"{left}({alt}){right}", text))
+    return value[found[-1].group(1)] if found else float("nan")
+
+
 class HFGenerateJudge(LocalJudge):
-    """Greedy-generate ``max_new_tokens`` per ordered pair and parse the first label.
+    """Greedy-generate per ordered pair and parse the verdict: the first label after the answer
+    prefix, or with ``explain=True`` the final ``[[label]]`` after an explanation.
 
     >>> judge = HFGenerateJudge("tiny:0", max_new_tokens=4)   # doctest: +SKIP
     >>> judge.compare(["2+2?"], ["4"], ["5"])                  # doctest: +SKIP
     array([nan])
+    >>> HFGenerateJudge("tiny:0", "mtbench-pair-v2", explain=True).max_new_tokens  # doctest: +SKIP
+    256
     """
 
     kind = "hf-generate"
@@ -62,7 +120,7 @@ class HFGenerateJudge(LocalJudge):
         self,
         model: str | LoadedModel,
         template: str | PairwiseTemplate = "default",
-        max_new_tokens: int = 8,
+        max_new_tokens: int | None = None,
         batch_size: int = 16,
         max_length: int = 4096,
         device: str | None = None,
@@ -70,9 +128,13 @@ class HFGenerateJudge(LocalJudge):
         sort_by_length: bool = True,
         generate_kwargs: dict[str, Any] | None = None,
         name: str | None = None,
+        explain: bool = False,
     ):
         super().__init__(model, template, batch_size, max_length, device, dtype, sort_by_length,
                          name)
+        self.explain = bool(explain)
+        if max_new_tokens is None:  # room for an explanation, or just the label
+            max_new_tokens = 256 if self.explain else 8
         if max_new_tokens < 1:
             raise ValueError(
                 f"max_new_tokens must be >= 1 (the verdict is generated); got {max_new_tokens}.")
@@ -81,9 +143,16 @@ class HFGenerateJudge(LocalJudge):
         self.generate_kwargs = dict(generate_kwargs or {})
 
     def config(self) -> dict[str, Any]:
-        """Model, template, generation length and extra generate arguments."""
-        return {**super().config(), "max_new_tokens": self.max_new_tokens,
+        """Model, template, mode, generation length and extra generate arguments."""
+        return {**super().config(), "explain": self.explain, "max_new_tokens": self.max_new_tokens,
                 "generate_kwargs": repr(sorted(self.generate_kwargs.items()))}
+
+    def pairwise_prompts(self, batch: OrderedBatch, answer_prefix: bool | None = None
+                         ) -> list[str]:
+        """The prompts this judge runs: in explain mode, without the template's answer prefix."""
+        if answer_prefix is None:
+            answer_prefix = not self.explain
+        return super().pairwise_prompts(batch, answer_prefix=answer_prefix)
 
     @torch.inference_mode()
     def generate(self, texts: Sequence[str]) -> tuple[list[str | None], np.ndarray, np.ndarray,
@@ -138,10 +207,27 @@ class HFGenerateJudge(LocalJudge):
         for i, reply in enumerate(replies):
             if reply is None:
                 continue
-            # The answer prefix (e.g. "[[") was given to the model; parse it with the reply.
-            p_first[i] = parse_first_label(tpl.answer_prefix + reply, tpl.labels, tpl.tie_label)
+            if self.explain:
+                # The model writes its own prefix (e.g. "[[") after the explanation.
+                p_first[i] = parse_final_verdict(reply, tpl.labels, tpl.tie_label,
+                                                 tpl.answer_prefix)
+            else:
+                # The answer prefix (e.g. "[[") was given to the model; parse it with the reply.
+                p_first[i] = parse_first_label(tpl.answer_prefix + reply, tpl.labels,
+                                               tpl.tie_label)
             if np.isnan(p_first[i]):
-                errors[i] = f"no label {list(tpl.labels)} in the reply {reply[:80]!r}"
+                errors[i] = self._no_verdict(reply)
         raw = [None if r is None else {"reply": r, "n_generated": int(k)}
                for r, k in zip(replies, n_new)]
         return JudgeOutput(p_first=p_first, raw=raw, n_tokens=n_tokens, error=errors)
+
+    def _no_verdict(self, reply: str) -> str:
+        """The error for a reply with no verdict in it."""
+        tpl = self.template
+        if not self.explain:
+            return f"no label {list(tpl.labels)} in the reply {reply[:80]!r}"
+        names = [*tpl.labels, tpl.tie_label] if tpl.tie_label else list(tpl.labels)
+        close = verdict_suffix(tpl.answer_prefix)
+        forms = [tpl.answer_prefix + x + close for x in names]
+        # An explanation ends with its verdict: show the end of the reply.
+        return f"no final verdict {forms} in the reply ...{reply[-80:]!r}"

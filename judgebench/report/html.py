@@ -40,7 +40,8 @@ REPORT_DIR = "report"
 #: Runs drawn in a sweep's per-iteration figure; more would be unreadable lines.
 MAX_RUN_LINES = 8
 #: Columns of metrics.jsonl shown in a run's table, in this order (when present).
-RUN_COLUMNS = ("iteration", "length_chars_mean", "length_drift_chars", "gold_mean",
+RUN_COLUMNS = ("iteration", "length_chars_mean", "length_drift_chars", "rollout_length_chars_mean",
+               "gold_mean",
                "gold_change", "judge_score_raw", "judge_score_calibrated",
                "judge_win_rate_calibrated", "gold_win_rate", "proxy_gold_gap", "label_accuracy",
                "position_decided_raw", "label_prefers_longer", "judge_length_slope")

@@ -412,8 +412,10 @@ def propagation_figure(metrics: pd.DataFrame) -> Figure:
         for i, run in enumerate(runs):
             rows = metrics[metrics["run"].astype(str) == run].sort_values("iteration")
             for key, ls in present:
-                ax.plot(rows["iteration"], rows[key].astype(float), ls, marker="o",
-                        color=color(i))
+                # Iterations without a held-out evaluation ([instrument] eval_every) have no
+                # value: join the evaluated ones rather than break the line at each gap.
+                pts = rows[["iteration", key]].astype(float).dropna()
+                ax.plot(pts["iteration"], pts[key], ls, marker="o", color=color(i))
         if len(present) > 1:  # which line style is which variant; runs are in the fig legend
             for key, ls in present:
                 ax.plot([], [], ls, color="#333333", label=key.rsplit("_", 1)[-1] + " judge")

@@ -138,6 +138,9 @@ class InstrumentConfig:
     """[instrument]: the per-iteration propagation measurements."""
 
     n_boot: int = 200  #: bootstrap resamples for the judge-bias estimates (0 = point only)
+    #: held-out evaluation at iteration 0, every eval_every-th iteration and the last; the
+    #: rollout metrics (from the candidates, free) are recorded every iteration regardless
+    eval_every: int = 1
 
 
 _SECTIONS: dict[str, type] = {
@@ -182,6 +185,7 @@ class LoopConfig:
         _positive("sampling", "batch_size", self.sampling.batch_size)
         _positive("optimize", "batch_size", self.optimize.batch_size)
         _positive("labeling", "judge_chunk", self.labeling.judge_chunk)
+        _positive("instrument", "eval_every", self.instrument.eval_every)
         if self.sampling.k < 2:
             raise ValueError(f"[sampling] k must be >= 2 to form pairs; got {self.sampling.k}.")
         if self.labeling.pairing == "disjoint" and self.sampling.k % 2:

@@ -162,6 +162,10 @@ class Run:
 
     # -- paths and models ---------------------------------------------------------------------
 
+    def evaluates(self, i: int) -> bool:
+        """Whether iteration ``i`` runs the held-out evaluation ([instrument] eval_every)."""
+        return i == 0 or i == self.cfg.run.n_iterations or i % self.cfg.instrument.eval_every == 0
+
     def iter_dir(self, i: int) -> Path:
         """RUN_DIR/iter-NNN (created on first use)."""
         path = self.root / f"iter-{i:03d}"
@@ -218,6 +222,10 @@ class Run:
 
         cfg, s = self.cfg, self.cfg.sampling
         model = None if s.backend == "vllm" else self.load_policy(i)
+        if hasattr(model, "merge_and_unload"):
+            # Sampling with the LoRA update folded into the weights skips the adapter's extra
+            # matmuls per layer: ~10% faster generation on CPU, equal up to float rounding.
+            model = model.merge_and_unload()
 
         def gen(prompts: list[str], n: int, temperature: float, seed: int, desc: str):
             if s.backend == "vllm":
@@ -240,6 +248,10 @@ class Run:
         self._maybe_kill(i, "generate", mid=True)
         # Held-out responses are instrumentation: timed apart. The eval seed is the same every
         # iteration (common random numbers), so drift is not masked by sampling noise.
+        eval_path = self.iter_dir(i) / "eval.parquet"
+        if not self.evaluates(i):
+            eval_path.unlink(missing_ok=True)  # a stale file from a run with another schedule
+            return
         t0 = time.perf_counter()
         held = self.tasks.eval
         out = gen([t.prompt for t in held], 1, s.eval_temperature,
@@ -249,7 +261,7 @@ class Run:
         ev["prompt"] = [held[j].prompt for j in ev["prompt_index"]]
         ev["gold"] = self.tasks.gold(ev["prompt"], ev["response"])
         ev["iteration"] = i
-        save_table(ev, self.iter_dir(i) / "eval.parquet")
+        save_table(ev, eval_path)
         self._add_timing(i, "eval_generate", time.perf_counter() - t0)
 
     def step_judge(self, i: int) -> None:
@@ -283,7 +295,16 @@ class Run:
         cost = {"n_verdicts_new": (len(self.cache) - n_cached) if self.cache else None,
                 "n_verdicts": int(len(verdicts))}
         _atomic_write(d / "judge_cost.json", json.dumps(cost))
-        # Held-out: current policy's response (response_1) vs iteration 0's (response_2).
+        _atomic_write(d / "judge_stats.json", json.dumps(stats))
+        (d / "verdicts_eval.parquet").unlink(missing_ok=True)
+        if (d / "eval.parquet").exists():
+            self._judge_eval(i, pipeline)
+        self._write_verdicts()
+
+    def _judge_eval(self, i: int, pipeline) -> None:
+        """Held-out: current policy's response (response_1) vs iteration 0's (response_2)."""
+        cfg, d = self.cfg, self.iter_dir(i)
+        stats = json.loads((d / "judge_stats.json").read_text())
         t0 = time.perf_counter()
         cur, ini = load_table(d / "eval.parquet"), load_table(self.iter_dir(0) / "eval.parquet")
         ep = pd.DataFrame({"pair_id": [f"eval-it{i}-{t}" for t in cur["task_id"]],
@@ -303,19 +324,22 @@ class Run:
             save_table(ev, d / "verdicts_eval.parquet")
         _atomic_write(d / "judge_stats.json", json.dumps(stats))
         self._add_timing(i, "eval_judge", time.perf_counter() - t0)
-        self._write_verdicts()
 
     def step_instrument(self, i: int) -> None:
         """The propagation measurements of iteration ``i`` -> iter-NNN/metrics.json."""
         if not self.main:
             return
         d = self.iter_dir(i)
-        cur, ini = load_table(d / "eval.parquet"), load_table(self.iter_dir(0) / "eval.parquet")
-        eval_labels = None
-        if (d / "verdicts_eval.parquet").exists():
-            eval_labels = labeling.preference_labels(load_table(d / "verdicts_eval.parquet"))
-        row: dict[str, Any] = {"iteration": i}
-        row.update(propagation.eval_metrics(cur, ini, eval_labels))
+        row: dict[str, Any] = {"iteration": i, "evaluated": (d / "eval.parquet").exists()}
+        if row["evaluated"]:
+            cur = load_table(d / "eval.parquet")
+            ini = load_table(self.iter_dir(0) / "eval.parquet")
+            eval_labels = None
+            if (d / "verdicts_eval.parquet").exists():
+                eval_labels = labeling.preference_labels(load_table(d / "verdicts_eval.parquet"))
+            row.update(propagation.eval_metrics(cur, ini, eval_labels))
+        row.update(propagation.rollout_metrics(load_table(d / "samples.parquet"),
+                                               load_table(self.iter_dir(0) / "samples.parquet")))
         labels, kept = load_table(d / "labels.parquet"), load_table(d / "train_pairs.parquet")
         row.update(propagation.label_metrics(labels, kept))
         bias = propagation.judge_bias(load_table(d / "verdicts_train.parquet"),

@@ -132,6 +132,28 @@ def eval_metrics(current: pd.DataFrame, initial: pd.DataFrame,
     return out
 
 
+def rollout_metrics(samples: pd.DataFrame, initial: pd.DataFrame) -> dict[str, Any]:
+    """The training candidates of this iteration vs iteration 0's: free, every iteration.
+
+    The candidates are sampled from the current policy on prompts it has not been trained on
+    yet (consecutive slices of the train split), so their length and gold score track the
+    policy between held-out evaluations; being different prompts each iteration, the drift
+    is noisier than the held-out one (which compares the same prompts).
+    """
+    chars = samples["response"].str.len().to_numpy(float)
+    chars0 = initial["response"].str.len().to_numpy(float)
+    return {
+        "rollout_n": int(len(samples)),
+        "rollout_length_chars_mean": float(chars.mean()),
+        "rollout_length_drift_chars": float(chars.mean() - chars0.mean()),
+        "rollout_length_tokens_mean": float(samples["n_tokens"].to_numpy(float).mean()),
+        "rollout_gold_mean": nan_share(samples["gold"].to_numpy(float)),
+        "rollout_gold_change": nan_share(samples["gold"].to_numpy(float))
+        - nan_share(initial["gold"].to_numpy(float)),
+        "rollout_truncated_share": nan_share(samples["truncated"].to_numpy(float)),
+    }
+
+
 def label_metrics(labels: pd.DataFrame, kept: pd.DataFrame) -> dict[str, Any]:
     """This iteration's training labels: accuracy vs gold, position-decided share, lengths.
 

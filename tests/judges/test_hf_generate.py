@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 
 from judgebench.judges.base import OrderedBatch
-from judgebench.judges.hf_generate import HFGenerateJudge, parse_first_label
+from judgebench.judges.hf import HFJudge
+from judgebench.judges.hf_generate import (
+    HFGenerateJudge,
+    parse_final_verdict,
+    parse_first_label,
+    verdict_suffix,
+)
 from judgebench.models import load_model
 
 
@@ -107,3 +113,87 @@ def test_too_long_prompt_fails_not_truncates(tiny, small_pairs):
 def test_bad_arguments_raise(tiny, kwargs, match):
     with pytest.raises(ValueError, match=match):
         HFGenerateJudge(tiny, **kwargs)
+
+
+# -- explain-then-verdict (MT-Bench / FastChat style) ---------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Assistant A says [[A]] is right, but it is wrong. Final verdict: [[B]]", 0.0),
+    ("B is shorter; A is correct. [[A]]", 1.0),
+    ("Both are equally good. [[C]]", 0.5),
+    ("[[B]] at first, then [[C]]", 0.5),
+    ("A is better.", np.nan),          # a bare label is not a final verdict
+    ("[A] and (B)", np.nan),           # other brackets are not "[[...]]"
+    ("[[a]]", np.nan), ("[[AB]]", np.nan), ("", np.nan),
+])
+def test_parse_final_verdict_last_wins(text, expected):
+    got = parse_final_verdict(text, ("A", "B"), "C", "[[")
+    assert (np.isnan(got) and np.isnan(expected)) or got == expected
+
+
+def test_parse_final_verdict_prefixes_and_fallback():
+    assert [verdict_suffix(p) for p in ("[[", "[", "(", "Verdict: ")] == ["]]", "]", ")", ""]
+    assert parse_final_verdict("(A) is long, (B) is right", prefix="(") == 0.0
+    assert parse_final_verdict("[A] ... [B] ... [A]", prefix="[") == 1.0
+    assert parse_final_verdict("Verdict: B, no, Verdict: A", prefix="Verdict: ") == 1.0
+    assert np.isnan(parse_final_verdict("Verdict: AB", prefix="Verdict: "))
+    assert parse_final_verdict("<<B>>", prefix="<<", suffix=">>") == 0.0
+    # No prefix: the last standalone label, by parse_first_label's whole-word rule.
+    assert parse_final_verdict("A looks fine but B wins", prefix="") == 0.0
+    assert parse_final_verdict("B has a typo; A", prefix="") == 1.0
+    assert parse_final_verdict("A vs B: Both Are Bad", prefix="") == 0.0  # not "Both"/"Are"
+    assert np.isnan(parse_final_verdict("Answers: Bob, Alice", prefix=""))
+    assert parse_final_verdict("1 or 2? 2", labels=("1", "2"), prefix="") == 0.0
+    assert np.isnan(parse_final_verdict("12 21", labels=("1", "2"), prefix=""))
+
+
+def test_explain_prompt_has_no_answer_prefix(tiny):
+    batch = OrderedBatch(["q"], ["a"], ["b"])
+    plain = HFGenerateJudge(tiny, template="mtbench-pair-v2")
+    explain = HFGenerateJudge(tiny, template="mtbench-pair-v2", explain=True)
+    p, e = plain.pairwise_prompts(batch)[0], explain.pairwise_prompts(batch)[0]
+    assert p.endswith("[[") and not e.endswith("[[")
+    assert p == e + "[["
+    assert plain.pairwise_prompts(batch, answer_prefix=False) == [e]
+    # The logit judge's prompt is unchanged: it still ends with the answer prefix.
+    assert HFJudge(tiny, template="mtbench-pair-v2").pairwise_prompts(batch) == [p]
+
+
+def test_explain_defaults_and_config(tiny):
+    plain = HFGenerateJudge(tiny)
+    explain = HFGenerateJudge(tiny, explain=True)
+    assert (plain.explain, plain.max_new_tokens) == (False, 8)
+    assert (explain.explain, explain.max_new_tokens) == (True, 256)
+    assert HFGenerateJudge(tiny, explain=True, max_new_tokens=12).max_new_tokens == 12
+    assert HFGenerateJudge(tiny, max_new_tokens=3).max_new_tokens == 3
+    assert plain.config()["explain"] is False and explain.config()["explain"] is True
+    # Same length, different mode: the verdict cache must still tell them apart.
+    same = HFGenerateJudge(tiny, explain=True, max_new_tokens=8)
+    assert same.config() != plain.config()
+    with pytest.raises(ValueError, match="max_new_tokens must be >= 1"):
+        HFGenerateJudge(tiny, explain=True, max_new_tokens=0)
+
+
+def test_explain_random_model_is_failure_not_preference(tiny, small_pairs):
+    j = HFGenerateJudge(tiny, template="mtbench-pair-v2", explain=True, max_new_tokens=6,
+                        batch_size=4)
+    v = j.judge(small_pairs, progress=False)
+    assert len(v) == 12
+    assert v.failed.all() and v.p_1.isna().all() and v.p_first.isna().all()
+    assert v.error.str.contains("no final verdict").all()
+    assert v.error.str.contains(r"\[\[C\]\]").all()
+    assert all(isinstance(r["reply"], str) and 1 <= r["n_generated"] <= 6 for r in v.raw)
+
+
+def test_explain_needs_the_written_verdict(tiny):
+    # Plain mode gives the model "[[" and reads "C" as a tie; explain mode gives no prefix, so
+    # a bare "C" is no verdict.
+    assert forced(tiny, "C", template="mtbench-pair-v2", max_new_tokens=1).compare(
+        ["q"], ["a"], ["b"])[0] == 0.5
+    assert np.isnan(forced(tiny, "C", template="mtbench-pair-v2", explain=True,
+                           max_new_tokens=3).compare(["q"], ["a"], ["b"])[0])
+    # A template with no answer prefix: the last standalone label decides.
+    p = forced(tiny, " B", explain=True, max_new_tokens=3).compare(["q", "r"], ["a", "b"],
+                                                                   ["c", "d"])
+    assert (p == 0.0).all()

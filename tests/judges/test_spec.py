@@ -47,4 +47,10 @@ def test_generate_and_share_prefix_specs():
 
     j = load_judge("hf-generate:tiny:0,max_new_tokens=2")
     assert isinstance(j, HFGenerateJudge)
+    assert (j.explain, j.max_new_tokens) == (False, 2)
+    j = load_judge("hf-generate:tiny:0,template=mtbench-pair-v2,explain=true")
+    assert (j.explain, j.max_new_tokens) == (True, 256)  # max_new_tokens unset: explain default
+    assert load_judge("hf-generate:tiny:0,explain=false").max_new_tokens == 8
+    with pytest.raises(ValueError, match="expected a boolean"):
+        load_judge("hf-generate:tiny:0,explain=maybe")
     assert load_judge("tiny:0,share_prefix=false").share_prefix is False

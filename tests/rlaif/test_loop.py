@@ -36,7 +36,10 @@ METRIC_KEYS = {
     "judge_win_rate_calibrated", "gold_win_rate", "proxy_gold_gap", "label_accuracy",
     "position_decided_raw", "length_explained_share", "judge_position_consistency",
     "judge_p_first", "judge_length_slope", "time_generate_s", "time_judge_s", "time_train_s",
-    "time_instrument_s"}
+    "time_instrument_s", "evaluated", "rollout_length_chars_mean", "rollout_length_drift_chars",
+    "rollout_gold_mean", "rollout_gold_change"}
+HELD_OUT_ONLY = {k for k in METRIC_KEYS if k.startswith(("length_", "gold_", "judge_score",
+                                                         "judge_win", "proxy_"))}
 
 
 def _cli(args: list[str], timeout: int = 240) -> subprocess.CompletedProcess:
@@ -121,6 +124,22 @@ def test_run_directory_layout_and_metrics_schema(sweep):
     assert (verdicts.groupby(["iteration", "phase", "pair_id"]).size() == 2).all()  # 2 orders
     for i in range(3):
         assert (run / "checkpoints" / f"iter-{i:03d}" / "policy" / "config.json").exists()
+
+
+def test_eval_every_skips_only_the_held_out_evaluation(sweep, tmp_path):
+    sets = ["judge.verbosity=4", "calibration=none", "run.seed=0", "instrument.eval_every=2"]
+    rows = run_from_config(CONFIG, tmp_path, sets)
+    full = _metrics(_run(sweep, "4", "none", 0))
+    assert [r["evaluated"] for r in rows] == [True, False, True]  # 0, every 2nd, the last
+    assert not (tmp_path / "iter-001" / "eval.parquet").exists()
+    assert HELD_OUT_ONLY.isdisjoint(rows[1]) and "n_eval" not in rows[1]
+    assert rows[1]["rollout_length_chars_mean"] == full[1]["rollout_length_chars_mean"]
+    # Skipping an evaluation changes nothing else: training never sees the held-out set.
+    _assert_same_metrics([rows[0], rows[2]], [full[0], full[2]])
+    phases = load_table(tmp_path / "verdicts.parquet").groupby("phase")["iteration"].unique()
+    assert sorted(phases["eval"]) == [0, 2] and sorted(phases["train"]) == [0, 1, 2]
+    timing = json.loads((tmp_path / "iter-001" / "timing.json").read_text())
+    assert "eval_generate" not in timing and "eval_judge" not in timing
 
 
 # -- resume ------------------------------------------------------------------------------------

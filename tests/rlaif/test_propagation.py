@@ -53,6 +53,19 @@ def test_eval_metrics_against_iteration_zero():
     assert m["judge_score_raw"] == pytest.approx(0.75)
 
 
+def test_rollout_metrics_compare_candidates_with_iteration_zero():
+    ini = pd.DataFrame({"response": ["ab", "abcd"], "n_tokens": [1, 2], "gold": [1.0, 0.0],
+                        "truncated": [False, False]})
+    cur = pd.DataFrame({"response": ["abcdef", "abcdefgh", "x"], "n_tokens": [3, 4, 1],
+                        "gold": [0.0, np.nan, 1.0], "truncated": [True, False, False]})
+    m = pr.rollout_metrics(cur, ini)
+    assert m["rollout_n"] == 3 and m["rollout_length_chars_mean"] == 5.0
+    assert m["rollout_length_drift_chars"] == 2.0 and m["rollout_length_tokens_mean"] == 8 / 3
+    assert m["rollout_gold_mean"] == 0.5 and m["rollout_gold_change"] == 0.0  # NaN gold skipped
+    assert m["rollout_truncated_share"] == pytest.approx(1 / 3)
+    assert pr.rollout_metrics(ini, ini)["rollout_length_drift_chars"] == 0.0
+
+
 def test_propagation_coefficient_covers_true_slope():
     rng = np.random.default_rng(1)
     bias = np.tile([0.0, 0.5, 1.0, 2.0], 6)
