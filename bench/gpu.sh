@@ -38,6 +38,11 @@ if [[ "${1:-}" == "prepare" ]]; then
 fi
 
 PY=${PY:-python3}
+# A plumbing check of this script without a GPU: DEVICE=cpu QUICK=1 PY=.venv/bin/python
+# bash bench/gpu.sh (small sizes, results under gpu-* all the same; do not commit them).
+DEVICE=${DEVICE:-cuda}
+SIZE=--full
+[[ -n "${QUICK:-}" ]] && SIZE=--quick
 START=$(date +%s)
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 if compgen -G ".whl/*.whl" > /dev/null; then
@@ -81,7 +86,7 @@ MODELS="tiny:0${SMOL:+,$SMOL}"
 
 # Item 1, the whole protocol (--full: 200 pairs, batch 1..64): ~3-4 minutes on an H200, most
 # of it the tiny model's per-op overhead and the 1 s minimum per timed call.
-timeout 330 $PY -m bench.run judge --full --device cuda --prefix gpu- --models "$MODELS" \
+timeout 330 $PY -m bench.run judge $SIZE --device "$DEVICE" --prefix gpu- --models "$MODELS" \
     || echo "item 1 stopped (exit $?)" >&2
 # Item 3: the tiny loop on the GPU, then the SmolLM2 loop config in bf16 on the GPU (its
 # policy swapped for the stand-in when the real weights are absent).
@@ -89,7 +94,7 @@ LOOP_SET=()
 [[ -n "$SMOL" && "$SMOL" != bundled:* ]] && LOOP_SET=(--loop-set "policy.model=\"$SMOL\"")
 left=$(( 570 - ($(date +%s) - START) ))
 if (( left > 60 )); then
-    timeout "$left" $PY -m bench.run loop --device cuda --dtype bfloat16 --prefix gpu- \
+    timeout "$left" $PY -m bench.run loop --device "$DEVICE" --dtype bfloat16 --prefix gpu- \
         --configs configs/tiny.toml${SMOL:+,configs/smollm2-cpu.toml} ${LOOP_SET[@]+"${LOOP_SET[@]}"} \
         || echo "item 3 stopped (exit $?)" >&2
 fi

@@ -275,13 +275,12 @@ def test_concurrency_limit_is_honoured():
         return reply
 
     with FakeOpenAIServer(slow) as srv:
-        t0 = time.perf_counter()
         p = _judge(srv, max_concurrency=3).compare(
             ["q"] * 12, [f"{GOOD} {i}" for i in range(12)], [BAD] * 12)
-        elapsed = time.perf_counter() - t0
         assert srv.n_requests == 12
-        assert 2 <= srv.max_in_flight <= 3  # used, and never exceeded
-    assert elapsed < 1.0  # 4 waves of 0.1 s, not 12 sequential ones
+        # Requests overlapped (the limit was used) and never exceeded it; a wall-clock check
+        # would say the same less reliably on a busy machine.
+        assert 2 <= srv.max_in_flight <= 3
     np.testing.assert_allclose(p, P_FIRST_GOOD)
 
 
