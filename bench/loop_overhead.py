@@ -116,8 +116,8 @@ def run(configs: tuple[str, ...] = ("configs/tiny.toml", "configs/smollm2-cpu.to
 
 def table(res: dict[str, Any]) -> list[str]:
     """Markdown lines summarising item 3."""
-    lines = ["One iteration with the held-out evaluation (iteration 0 of a fresh run), seconds and share "
-             "of the iteration:",
+    lines = ["One iteration with the held-out evaluation (iteration 0 of a fresh run), seconds "
+             "and share of the iteration:",
              "", "| config | runs | iteration (s) | generate | judge | train | instrument "
              "(target < 5%) | setup + I/O (s) |", "|---|---|---|---|---|---|---|---|"]
     for config, e in res["configs"].items():

@@ -265,7 +265,7 @@ class Run:
         self._add_timing(i, "eval_generate", time.perf_counter() - t0)
 
     def step_judge(self, i: int) -> None:
-        """Pair the candidates, judge both orders, calibrate, label; judge eval vs iteration 0."""
+        """Pair the candidates, judge both orders, calibrate, label; held-out vs iteration 0."""
         if not self.main:
             return
         cfg, d = self.cfg, self.iter_dir(i)
@@ -295,16 +295,18 @@ class Run:
         cost = {"n_verdicts_new": (len(self.cache) - n_cached) if self.cache else None,
                 "n_verdicts": int(len(verdicts))}
         _atomic_write(d / "judge_cost.json", json.dumps(cost))
-        _atomic_write(d / "judge_stats.json", json.dumps(stats))
-        (d / "verdicts_eval.parquet").unlink(missing_ok=True)
+        (d / "verdicts_eval.parquet").unlink(missing_ok=True)  # stale if the schedule changed
         if (d / "eval.parquet").exists():
-            self._judge_eval(i, pipeline)
+            stats["n_eval_unjudged"] = self._judge_eval(i, pipeline)
+        _atomic_write(d / "judge_stats.json", json.dumps(stats))
         self._write_verdicts()
 
-    def _judge_eval(self, i: int, pipeline) -> None:
-        """Held-out: current policy's response (response_1) vs iteration 0's (response_2)."""
+    def _judge_eval(self, i: int, pipeline) -> int:
+        """Held-out: current policy's response (response_1) vs iteration 0's (response_2).
+
+        Writes verdicts_eval.parquet; returns how many prompts had an empty response (unjudged).
+        """
         cfg, d = self.cfg, self.iter_dir(i)
-        stats = json.loads((d / "judge_stats.json").read_text())
         t0 = time.perf_counter()
         cur, ini = load_table(d / "eval.parquet"), load_table(self.iter_dir(0) / "eval.parquet")
         ep = pd.DataFrame({"pair_id": [f"eval-it{i}-{t}" for t in cur["task_id"]],
@@ -316,14 +318,13 @@ class Run:
         ep["label"] = labeling.gold_label(cur["gold"].to_numpy(),
                                           ini.set_index("task_id").loc[cur["task_id"], "gold"])
         ok = (ep["response_1"].str.strip() != "") & (ep["response_2"].str.strip() != "")
-        stats["n_eval_unjudged"] = int((~ok).sum())
         if ok.any():
             ev = labeling.judge_pairs(self.judge, ep[ok], orders="both", seed=0,
                                       cache=self.cache, chunk=cfg.labeling.judge_chunk)
             ev = labeling.apply_calibration(ev, pipeline).assign(iteration=i, phase="eval")
             save_table(ev, d / "verdicts_eval.parquet")
-        _atomic_write(d / "judge_stats.json", json.dumps(stats))
         self._add_timing(i, "eval_judge", time.perf_counter() - t0)
+        return int((~ok).sum())
 
     def step_instrument(self, i: int) -> None:
         """The propagation measurements of iteration ``i`` -> iter-NNN/metrics.json."""
