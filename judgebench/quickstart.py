@@ -5,7 +5,9 @@
 2. calibrate both (swap, length control, temperature), fitted on one half, evaluated on the other;
 3. run a short RLAIF loop with SmolLM2 as the policy under a verbosity-biased judge, without and
    with calibration, and compare how far the policy's length drifts;
-4. write one report (report.html) over everything.
+4. sweep the tiny loop over a known verbosity bias (0 or 4), without and with length control,
+   over seeds: the propagation coefficient of each, with a CI;
+5. write one report (report.html) over everything.
 
 ``quick=True`` swaps SmolLM2 for a random tiny model and shrinks every size: the tests use it.
 Every step writes into its own directory and skips itself when its output is already there, so
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,16 @@ QUICK = QuickstartSizes(judge_model="tiny:0", policy_model="tiny:0", n_judge_pai
                         probe_sample=4, n_boot=100, n_iterations=1, n_train_prompts=12,
                         n_eval_prompts=8, k=4, max_new_tokens=12, learning_rate=5e-3,
                         lora=False, num_threads=1)
+
+#: Step 4, the known-truth experiment: the tiny loop of configs/tiny.toml under a simulated
+#: judge's verbosity bias of 0 or 4 (per log-length ratio), without and with length control,
+#: over seeds. Its propagation coefficients say how much of the bias reaches the policy.
+TINY_LOOP = QuickstartSizes(judge_model="tiny:0", policy_model="tiny:0", n_judge_pairs=0,
+                            probe_sample=0, n_boot=100, n_iterations=2, n_train_prompts=8,
+                            n_eval_prompts=16, k=4, max_new_tokens=24, learning_rate=1e-2,
+                            lora=False, num_threads=1)
+SWEEP_GRID = ["judge.verbosity=0,4", "calibration=none,length"]
+SWEEP_SEEDS = {"full": "0,1,2", "quick": "0,1"}
 
 #: The simulated judge of the quickstart: biases set by us, so the audit can be checked.
 SIMULATED_SPEC = "simulated:position=1.0,verbosity=1.0,noise=0.5,seed=0,name=simulated-biased"
@@ -110,31 +122,39 @@ def _calibrate(name: str, out: Path, sizes: QuickstartSizes) -> dict | None:
         return None
 
 
-def _loop_config(sizes: QuickstartSizes, calibration: list[str]) -> str:
+def _loop_config(sizes: QuickstartSizes, calibration: list[str], *, small_policy: bool = False
+                 ) -> str:
+    # small_policy: configs/tiny.toml's settings (every task kind, all k(k-1)/2 pairs, two
+    # epochs of large batches), under which a random tiny policy moves within two iterations.
     steps = ", ".join(f'"{s}"' for s in calibration)
+    kinds = "" if small_policy else \
+        'kinds = ["qa", "ifeval"]  # word limits and bullet counts: where verbosity costs gold\n'
+    pairing = '"all"' if small_policy else \
+        '"disjoint"      # k/2 pairs per prompt: enough labels, few DPO steps'
+    epochs, batch_size = (2.0, 16) if small_policy else (1.0, 4)
     return f"""
 [run]
 seed = 0
 n_iterations = {sizes.n_iterations}
 num_threads = {sizes.num_threads}
+progress = {str(not small_policy).lower()}
 
 [policy]
 model = "{sizes.policy_model}"
 lora = {str(sizes.lora).lower()}
 
 [tasks]
-kinds = ["qa", "ifeval"]  # word limits and bullet counts: where verbosity costs gold
-n_train_prompts = {sizes.n_train_prompts}
+{kinds}n_train_prompts = {sizes.n_train_prompts}
 n_eval_prompts = {sizes.n_eval_prompts}
 
 [sampling]
 k = {sizes.k}
 max_new_tokens = {sizes.max_new_tokens}
 temperature = 1.0
-eval_temperature = 0.7
+eval_temperature = {1.0 if small_policy else 0.7}
 
 [labeling]
-pairing = "disjoint"      # k/2 pairs per prompt: enough labels, few DPO steps
+pairing = {pairing}
 
 [judge]
 spec = "{LOOP_JUDGE}"
@@ -146,8 +166,8 @@ steps = [{steps}]
 [optimize]
 algorithm = "dpo"
 learning_rate = {sizes.learning_rate}
-epochs = 1.0
-batch_size = 4
+epochs = {epochs}
+batch_size = {batch_size}
 beta = 0.1
 
 [trainer]
@@ -167,6 +187,22 @@ def _train(name: str, calibration: list[str], out: Path, sizes: QuickstartSizes)
          f"calibration {calibration or 'none'}, {sizes.n_iterations} iteration(s)")
     cfg = loads(_loop_config(sizes, calibration), where=f"quickstart loop '{name}'")
     return run_loop(cfg, target)
+
+
+def _sweep(out: Path, quick: bool) -> dict:
+    from judgebench.rlaif.sweep import run_sweep
+
+    target = out / "sweep-tiny"
+    if (target / "propagation.json").exists():
+        _log(f"sweep: already done ({target})")
+        return json.loads((target / "propagation.json").read_text())
+    sizes = replace(TINY_LOOP, n_iterations=1) if quick else TINY_LOOP
+    seeds = SWEEP_SEEDS["quick" if quick else "full"]
+    _log(f"sweep of the tiny loop (known truth): {' x '.join(SWEEP_GRID)}, seeds {seeds}")
+    target.mkdir(parents=True, exist_ok=True)
+    config = target / "loop.toml"
+    config.write_text(_loop_config(sizes, [], small_policy=True))
+    return run_sweep(config, target, SWEEP_GRID, seeds, n_boot=2000)
 
 
 def run_quickstart(out: str | Path = "runs/quickstart", *, quick: bool = False) -> Path:
@@ -197,6 +233,7 @@ def run_quickstart(out: str | Path = "runs/quickstart", *, quick: bool = False) 
     timed("calibrate_simulated", _calibrate, "simulated", out, sizes)
     timed("train_biased", _train, "biased", [], out, sizes)
     timed("train_calibrated", _train, "calibrated", ["swap", "length"], out, sizes)
+    prop = timed("sweep_tiny", _sweep, out, quick)
     report = timed("report", write_report, out)
     timings["total"] = round(time.perf_counter() - t0, 1)
     timings_path.write_text(json.dumps(timings, indent=2))
@@ -205,5 +242,12 @@ def run_quickstart(out: str | Path = "runs/quickstart", *, quick: bool = False) 
         if "p_first" in pos and "consistency" in pos:
             _log(f"{name}: P(first shown wins) {pos['p_first']['estimate']:.2f}, "
                  f"position consistency {pos['consistency']['estimate']:.2f}")
+    for setting in prop.get("settings", []):
+        coef = setting.get("length_drift_per_unit_bias") or {}
+        if coef.get("estimate") is not None:
+            lo, hi = coef.get("ci") or [None, None]
+            ci = f" [{lo:.1f}, {hi:.1f}]" if lo is not None and hi is not None else ""
+            _log(f"tiny loop, calibration {setting['setting'].get('calibration')}: length drift "
+                 f"per unit of verbosity bias {coef['estimate']:.1f}{ci} characters")
     _log(f"done in {timings['total']:.0f} s; timings in {timings_path}")
     return Path(report)

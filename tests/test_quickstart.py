@@ -13,8 +13,12 @@ def test_quickstart_writes_a_report_and_resumes(tmp_path, capsys):
     assert printed[-1] == str(report)  # the last line is the report's path
     html = report.read_text()
     for section in ("audit-judge", "audit-simulated", "calibration-judge", "calibration-simulated",
-                    "biased", "calibrated"):
+                    "biased", "calibrated", "sweep-tiny"):
         assert section in html, section
+    prop = json.loads((out / "sweep-tiny" / "propagation.json").read_text())
+    coef = {s["setting"]["calibration"]: s["length_drift_per_unit_bias"] for s in prop["settings"]}
+    assert set(coef) == {"none", "length"} and all(c["n"] == 2 for c in coef.values())
+    assert any("length drift per unit of verbosity bias" in line for line in printed)
     audit = json.loads((out / "audit-simulated" / "audit.json").read_text())
     # The simulated judge's injected position offset (1.0 logits) is found.
     lo, hi = audit["position"]["offset_logit"]["ci"]
