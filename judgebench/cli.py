@@ -1,30 +1,70 @@
-"""The command line: thin wrappers over the same public functions a notebook calls.
+"""judgebench: how biased is my AI judge, how much can I correct, how much reaches my policy?
+
+Audit a judge (position, verbosity and self-preference bias, robustness probes, agreement with
+gold labels) with 95% confidence intervals; calibrate it on one split of the pairs and report
+on the other; run the RLAIF loop and measure how much of the bias the policy learns. Every
+command reads or writes one verdict table (.parquet, .csv or .jsonl).
 
 judgebench import FORMAT PATH --out FILE       external judge logs -> verdict table
 judgebench judge --judge SPEC --pairs FILE --out FILE
 judgebench audit (--verdicts FILE | --judge SPEC --pairs FILE) --out DIR
 judgebench calibrate --verdicts FILE --steps swap,temperature --out DIR
+judgebench winrate --verdicts FILE --baseline MODEL [--length-control]
+judgebench validate --pairs FILE --judge SPEC [--out DIR]   planted-bias recovery
 judgebench train CONFIG --out RUN_DIR           the RLAIF loop
 judgebench sweep CONFIG --set key=v1,v2 --out DIR
 judgebench report DIR
 judgebench quickstart --out DIR
+
+Each command calls the public function a notebook calls (run_audit, run_calibration, ...).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
+
+from judgebench import __version__
+
+#: Errors a user can fix (bad input, a missing file, a bad option): one line and exit code 2.
+#: Anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, OSError, ModuleNotFoundError)
+
+
+class UsageError(ValueError):
+    """A command-line argument is wrong; the message names the option and the fix."""
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from judgebench.importers import import_log
+    from judgebench.importers.codes import is_recode
     from judgebench.verdicts import save_table
 
-    options = dict(kv.split("=", 1) for kv in (args.map or []))
-    table = import_log(args.format, args.path, **options)
+    options: dict = {}
+    recode: dict[str, str] = {}
+    for kv in args.map or []:
+        key, sep, value = kv.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--map {kv!r}: expected KEY=VALUE, a column (prompt=question) or "
+                             "a value recode (winner=0:1,1:2,2:tie); to ignore a column use "
+                             f"--drop {kv.strip() or 'COLUMN'}.")
+        # a recode may join a mapping of the same target: winner=choice winner=0:1,1:2,2:tie
+        target = recode if is_recode(value) else options
+        target[key.strip()] = value.strip()
+    extra = {"recode": recode, "drop": args.drop, "explode": args.explode}
+    extra = {k: v for k, v in extra.items() if v}
+    if extra and args.format != "generic":
+        flags = {"recode": "a value recode in --map", "drop": "--drop", "explode": "--explode"}
+        raise ValueError(f"{', '.join(flags[k] for k in extra)}: only the generic format takes "
+                         f"this; import {args.format!r} logs as they are, or convert them with "
+                         "`judgebench import generic`.")
+    # Nothing is written unless the whole import succeeded (save_table is atomic besides).
+    table = import_log(args.format, args.path, **options, **extra)
     save_table(table, args.out)
     n_pairs = table["pair_id"].nunique()
     if "judge" not in table:  # e.g. trl preference sets: pairs to be judged, no verdicts yet
@@ -39,13 +79,16 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_judge(args: argparse.Namespace) -> int:
     from judgebench.judges.cache import VerdictCache
     from judgebench.judges.spec import load_judge
-    from judgebench.verdicts import load_table, save_table
+    from judgebench.verdicts import load_pairs, save_table
 
+    # Every argument is checked before the model loads and the judging starts.
+    out = _out_table(args.out)
+    orders = _parse_orders(args.orders)
+    _check_spec(args.judge)
+    pairs = load_pairs(args.pairs, encoding=args.encoding)
     judge = load_judge(args.judge)
-    pairs = load_table(args.pairs)
-    out = Path(args.out)
     cache = VerdictCache(Path(args.cache) if args.cache else out.parent / ".judgebench-cache.sqlite")
-    verdicts = judge.judge(pairs, orders=tuple(args.orders.split(",")), cache=cache)
+    verdicts = judge.judge(pairs, orders=orders, cache=cache)
     save_table(verdicts, out)
     failed = int(verdicts["failed"].sum())
     print(f"{len(verdicts)} verdicts ({failed} failed) by {judge.name} -> {out}")
@@ -53,35 +96,221 @@ def _cmd_judge(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
+    from judgebench.audit.decisions import FAIL_EXIT, check_fail_on, matching_flags
     from judgebench.audit.suite import run_audit
+    from judgebench.audit.summary import audit_summary
+    from judgebench.verdicts import load_pairs, load_verdicts
 
     if bool(args.verdicts) == bool(args.judge):
-        raise SystemExit("audit: give either --verdicts FILE, or --judge SPEC with --pairs FILE.")
+        raise UsageError("give either --verdicts FILE, or --judge SPEC with --pairs FILE.")
     if args.judge and not args.pairs:
-        raise SystemExit("audit: --judge needs --pairs FILE (the pairs to judge).")
+        raise UsageError("--judge needs --pairs FILE (the pairs to judge in both orders).")
+    _out_dir(args.out)
+    _at_least("--n-boot", args.n_boot, 1)
+    _at_least("--probe-sample", args.probe_sample, 1)
+    fail_on = check_fail_on(args.fail_on.split(",")) if args.fail_on else []
+    if args.judge:
+        _check_spec(args.judge)
+    pairs = load_pairs(args.pairs, encoding=args.encoding) if args.pairs else None
+    verdicts = load_verdicts(args.verdicts, encoding=args.encoding) if args.verdicts else None
     result = run_audit(
-        verdicts=args.verdicts, judge=args.judge, pairs=args.pairs, out_dir=args.out,
+        verdicts=verdicts, judge=args.judge, pairs=pairs, out_dir=args.out,
         seed=args.seed, n_boot=args.n_boot, probes=not args.no_probes,
         judge_model=args.judge_model, probe_sample=args.probe_sample,
     )
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2) if args.json else audit_summary(result, args.out))
+    blocks = result.get("judges") or {result.get("judge"): result}
+    raised = [f"{j}: {f}" for j, b in blocks.items() for f in matching_flags(b["flags"], fail_on)]
+    if raised:  # CI gating: the audit ran and wrote its files, and a named flag was raised
+        print(f"judgebench audit: --fail-on {args.fail_on}: flag(s) raised (q < "
+              f"{result['settings']['alpha']}): {', '.join(raised)}", file=sys.stderr)
+        return FAIL_EXIT
     return 0
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from judgebench.audit.summary import calibration_summary
+    from judgebench.calibration.base import make_step
     from judgebench.calibration.pipeline import run_calibration
+    from judgebench.verdicts import load_verdicts
 
+    steps = [x.strip() for x in args.steps.split(",") if x.strip()]
+    if not steps:
+        raise UsageError("--steps is empty; give comma-separated steps, e.g. swap,temperature.")
+    for step in steps:
+        try:
+            make_step(step)
+        except ValueError as err:
+            raise UsageError(f"--steps: {err}") from None
+    if not 0.0 < args.fit_frac < 1.0:
+        raise UsageError(f"--fit-frac must lie strictly between 0 and 1 (the share of pairs "
+                         f"that fit; the rest evaluate); got {args.fit_frac}.")
+    _at_least("--n-boot", args.n_boot, 1)
+    _out_dir(args.out)
+    if args.fit_on or args.apply_to:
+        return _calibrate_apply(args, steps)
+    if not args.verdicts:
+        raise UsageError("give --verdicts FILE (the held-out report), or --fit-on LABELLED "
+                         "with --apply-to V (write calibrated verdicts).")
+    verdicts = load_verdicts(args.verdicts, encoding=args.encoding)
+    if args.split_col and args.split_col not in verdicts.columns:
+        raise UsageError(f"--split-col {args.split_col!r} is not a column of {args.verdicts}; "
+                         f"its columns: {list(verdicts.columns)}.")
     result = run_calibration(
-        verdicts=args.verdicts, steps=args.steps.split(","), fit_frac=args.fit_frac,
+        verdicts=verdicts, steps=steps, fit_frac=args.fit_frac,
         seed=args.seed, out_dir=args.out, split_col=args.split_col, n_boot=args.n_boot,
     )
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2) if args.json else calibration_summary(result, args.out))
+    return 0
+
+
+def _calibrate_apply(args: argparse.Namespace, steps: list[str]) -> int:
+    """``calibrate --fit-on LABELLED --apply-to V``: fit on all of LABELLED, transform V."""
+    from judgebench.calibration.apply import CALIBRATED_FILE, fit_and_apply
+    from judgebench.verdicts import load_verdicts
+
+    if not (args.fit_on and args.apply_to):
+        raise UsageError("--fit-on and --apply-to go together: --fit-on LABELLED --apply-to V.")
+    if args.verdicts:
+        raise UsageError("--verdicts is the held-out report's input; with --fit-on/--apply-to "
+                         "leave it out (or run the report separately first).")
+    fit_on = load_verdicts(args.fit_on, encoding=args.encoding)
+    apply_to = load_verdicts(args.apply_to, encoding=args.encoding)
+    out, info = fit_and_apply(fit_on, apply_to, steps, out_dir=args.out)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        print(f"Calibrated {info['n_rows_out']} verdicts of {args.apply_to} with "
+              f"{'+'.join(info['steps'])} fitted on {info['n_fit_pairs']} pairs of "
+              f"{args.fit_on} ({info['n_failed_out']} failed; p_1 calibrated, p_1_raw kept). "
+              f"Not evaluated here: check the steps with `judgebench calibrate --verdicts`.")
+        print(f"Wrote {Path(args.out) / CALIBRATED_FILE} (also apply.json, pipeline.json)")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks: each runs before any work starts and names the option it blames.
+
+
+def _out_table(value: str) -> Path:
+    from judgebench.verdicts import table_format
+
+    out = Path(value)
+    if out.is_dir():
+        raise UsageError(f"--out {value!r} is a folder; give a table file such as "
+                         f"{str(out / 'verdicts.parquet')!r}.")
+    try:
+        table_format(out)
+    except ValueError as err:
+        raise UsageError(f"--out: {err}") from None
+    return out
+
+
+def _out_dir(value: str) -> Path:
+    out = Path(value)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {value!r} is a file; give a folder for the outputs (created "
+                         "if missing).")
+    return out
+
+
+def _parse_orders(value: str) -> tuple[str, ...]:
+    from judgebench.verdicts import ORDERS
+
+    orders = tuple(x.strip() for x in value.split(",") if x.strip())
+    bad = [o for o in orders if o not in ORDERS]
+    if bad or not orders or len(set(orders)) != len(orders):
+        raise UsageError(f"--orders must be 12, 21 or 12,21 (12: response_1 shown first, 21: "
+                         f"swapped; both by default); got {value!r}.")
+    return orders
+
+
+def _at_least(flag: str, value: int, low: int) -> None:
+    if value < low:
+        raise UsageError(f"{flag} must be >= {low}; got {value}.")
+
+
+def _check_spec(spec: str) -> None:
+    """Parse a judge spec string without building the judge (no model loads)."""
+    from judgebench.judges.spec import parse_spec
+
+    if spec.startswith("ensemble:") or spec.endswith(".toml"):
+        return  # checked when loaded: members and files have their own messages
+    try:
+        parse_spec(spec)
+    except ValueError as err:
+        raise UsageError(f"--judge: {err}") from None
+
+
+def _check_overrides(config: str, overrides: Sequence[str]) -> None:
+    """Blame a bad ``--set`` on the override, not on the TOML file it is applied to."""
+    from judgebench.rlaif.config import apply_overrides, from_dict, load_config
+    from judgebench.verdicts import read_text
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    if not overrides:
+        return
+    load_config(config)  # the file on its own: an error here is the file's
+    data = tomllib.loads(read_text(config))
+    for item in overrides:
+        try:
+            from_dict(apply_overrides(data, [item]), where="this override")
+        except ValueError as err:
+            raise UsageError(f"--set {item!r}: {err}") from None
+
+
+def _check_grid(config: str, grid: Sequence[str]) -> None:
+    """``judgebench sweep``'s axes: every value of every axis as one override."""
+    from judgebench.rlaif.sweep import parse_grid
+
+    _check_overrides(config, [f"{key}={v}" for key, values in parse_grid(list(grid))
+                              for v in values])
+
+
+def _cmd_winrate(args: argparse.Namespace) -> int:
+    import warnings
+
+    from judgebench.audit.winrate import win_rates
+    from judgebench.verdicts import load_table, save_table
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = win_rates(
+            load_table(args.verdicts), args.baseline, seed=args.seed, n_boot=args.n_boot,
+            length_control=args.length_control,
+            instruction_difficulty=args.instruction_difficulty,
+            regularize_to_baseline=args.regularize_to_baseline,
+            baseline_variants=[s for s in (args.baseline_variants or "").split(",") if s])
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    if args.out:
+        save_table(table, args.out)
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from judgebench.audit.validate import format_recovery, validate_judge
+    from judgebench.verdicts import load_pairs
+
+    if args.out:
+        _out_dir(args.out)
+    _at_least("--n-boot", args.n_boot, 1)
+    _check_spec(args.judge)
+    result = validate_judge(load_pairs(args.pairs, encoding=args.encoding), args.judge,
+                            n_boot=args.n_boot, seed=args.seed, out_dir=args.out)
+    print(json.dumps(result, indent=2) if args.json else format_recovery(result))
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from judgebench.rlaif.loop import run_from_config
 
+    _check_overrides(args.config, args.set or [])
     run_from_config(args.config, args.out, overrides=args.set or [])
     return 0
 
@@ -89,7 +318,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from judgebench.rlaif.sweep import run_sweep
 
-    run_sweep(args.config, args.out, grid=args.set or [], seeds=args.seeds)
+    if args.summary_only:
+        from judgebench.rlaif.sweep import summarize
+
+        summarize(args.out)
+        print(Path(args.out) / "study.md")
+        return 0
+    _check_grid(args.config, args.set or [])
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be >= 1 (cells run side by side); got {args.jobs}.")
+    if args.budget_minutes is not None and args.budget_minutes <= 0:
+        raise UsageError(f"--budget-minutes must be > 0; got {args.budget_minutes}.")
+    run_sweep(args.config, args.out, grid=args.set or [], seeds=args.seeds, jobs=args.jobs,
+              budget_minutes=args.budget_minutes,
+              keep_checkpoints=not args.drop_checkpoints)
+    print(Path(args.out) / "study.md")
     return 0
 
 
@@ -104,90 +347,306 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_quickstart(args: argparse.Namespace) -> int:
     from judgebench.quickstart import run_quickstart
 
-    path = run_quickstart(args.out, quick=args.quick)
+    path = run_quickstart(args.out, quick=args.quick, study=args.study)
     print(path)
     return 0
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilogs' line breaks; fills ``{STEPS}`` only when help is shown (the step
+    registry imports the calibration modules, which no other command needs)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        # Wrap long prose lines, keeping line breaks, indents and example commands as written
+        # (a wrapped command would not paste).
+        import textwrap
+
+        lines = []
+        for line in text.splitlines():
+            lead = line[: len(line) - len(line.lstrip())]
+            if not line.strip() or line.lstrip().startswith("judgebench "):
+                lines.append(indent + line if line.strip() else "")
+                continue
+            lines.append(textwrap.fill(line, width, initial_indent=indent,
+                                       subsequent_indent=indent + lead + ("    " if lead else ""),
+                                       break_long_words=False, break_on_hyphens=False))
+        return "\n".join(lines)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        if text and "{STEPS}" in text:
+            from judgebench.calibration.base import step_names
+
+            text = text.replace("{STEPS}", ", ".join(step_names()))
+        return text
+
+
+_MAIN_EPILOG = """\
+a first hour (the bundled pairs and model; no GPU, nothing downloaded):
+  judgebench judge --judge bundled:smollm2 --pairs judgebench/data/pairs.jsonl --out v.parquet
+  judgebench audit --verdicts v.parquet --out audit/
+  judgebench calibrate --verdicts v.parquet --steps swap,temperature --out calib/
+  judgebench report audit/
+  judgebench quickstart --out runs/quickstart      all of the above and the loop, in one go
+
+`judgebench COMMAND --help` lists a command's options and examples. An error is one line and
+exit code 2; --verbose (or JUDGEBENCH_DEBUG=1) shows its traceback."""
+
+_TABLES = "a .parquet, .csv or .jsonl table"
+
+
+def _judge_epilog(examples: str) -> str:
+    from judgebench.judges.spec import spec_help
+
+    return f"examples:\n{examples}\n\njudge specs (--judge):\n{spec_help()}"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of every subcommand."""
     parser = argparse.ArgumentParser(prog="judgebench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+                                     epilog=_MAIN_EPILOG, formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", dest="debug", action="store_true",
+                        help="show the full traceback of an error (also JUDGEBENCH_DEBUG=1)")
+    # The same switch after the subcommand (judge/audit/calibrate/report): SUPPRESS keeps the
+    # top-level value when it is not given there.
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("-v", "--verbose", dest="debug", action="store_true",
+                         default=argparse.SUPPRESS, help="show the full traceback of an error")
+    encoding = argparse.ArgumentParser(add_help=False)
+    encoding.add_argument("--encoding", default="utf-8",
+                          help="text encoding of CSV/JSONL inputs (default: %(default)s; e.g. "
+                               "latin-1)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("import", help="import an external judge log as a verdict table")
     p.add_argument("format", help="llmbar | alpacaeval | mtbench | pandalm | generic | trl")
     p.add_argument("path")
     p.add_argument("--out", required=True, help="output table (.parquet, .csv or .jsonl)")
     p.add_argument("--map", nargs="*", metavar="KEY=VALUE",
-                   help="importer options, e.g. for generic: prompt=question response_1=a ...")
+                   help="importer options, e.g. for generic: prompt=question response_1=a ...;"
+                        " a value recode: winner=0:1,1:2,2:tie")
+    p.add_argument("--drop", nargs="*", metavar="COLUMN",
+                   help="generic: source columns to ignore, e.g. a label that is not gold")
+    p.add_argument("--explode", default=None, metavar="COLUMN",
+                   help="generic: a column listing the games of each pair (nested records)")
     p.set_defaults(func=_cmd_import)
 
-    p = sub.add_parser("judge", help="run a judge on a pairs table, both orders")
-    p.add_argument("--judge", required=True, help="judge spec, e.g. bundled:smollm2")
-    p.add_argument("--pairs", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--orders", default="12,21")
-    p.add_argument("--cache", default=None, help="SQLite cache file (default: beside --out)")
+    p = sub.add_parser(
+        "judge", help="run a judge on a pairs table, both orders", formatter_class=_Formatter,
+        parents=[verbose, encoding],
+        description="Judge every pair in each order and write the verdict table (one row per "
+                    "pair and order; failures are rows with failed=True).",
+        epilog=_judge_epilog(
+            "  judgebench judge --judge bundled:smollm2 --pairs pairs.jsonl --out verdicts.parquet\n"
+            "  judgebench judge --judge simulated:position=1.0,seed=0 --pairs pairs.csv "
+            "--out v.csv --orders 12\n"
+            "  judgebench judge --judge 'openai:gpt-4o-mini@https://api.openai.com/v1' "
+            "--pairs pairs.jsonl --out v.parquet"))
+    p.add_argument("--judge", required=True, metavar="SPEC",
+                   help="the judge: a spec string or a judge .toml file (forms below)")
+    p.add_argument("--pairs", required=True, metavar="FILE",
+                   help=f"the pairs to judge: {_TABLES} with pair_id, prompt, response_1, "
+                        "response_2 (optional: label, model_1, model_2, source; other columns "
+                        "are kept)")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="the verdict table to write; its suffix picks the format: .parquet, "
+                        ".csv or .jsonl (checked before judging)")
+    p.add_argument("--orders", default="12,21", metavar="ORDERS",
+                   help="presentations to judge, comma-separated: 12 = response_1 shown "
+                        "first, 21 = response_2 shown first (default: %(default)s, both)")
+    p.add_argument("--cache", default=None, metavar="FILE",
+                   help="SQLite cache of verdicts, so a rerun never pays twice (default: "
+                        ".judgebench-cache.sqlite beside --out)")
     p.set_defaults(func=_cmd_judge)
 
-    p = sub.add_parser("audit", help="position, verbosity, self-preference, probes, agreement")
-    p.add_argument("--verdicts")
-    p.add_argument("--judge")
-    p.add_argument("--pairs")
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-boot", type=int, default=1000)
+    p = sub.add_parser(
+        "audit", help="position, verbosity, self-preference, probes, agreement",
+        formatter_class=_Formatter, parents=[verbose, encoding],
+        description="Measure a judge's biases with 95% bootstrap CIs (resampling pairs): from "
+                    "a verdict table, or by judging pairs in both orders (which also runs the "
+                    "padding and CALM probes). Prints a summary and writes audit.json (every "
+                    "measure), measures.csv and one CSV per measure group to --out.",
+        epilog=_judge_epilog(
+            "  judgebench audit --verdicts verdicts.parquet --out audit/\n"
+            "  judgebench audit --judge bundled:smollm2 --pairs pairs.jsonl --out audit/ "
+            "--probe-sample 50\n"
+            "  judgebench audit --judge simulated:position=1.0 --pairs pairs.jsonl --out audit/ "
+            "--no-probes --json"))
+    p.add_argument("--verdicts", metavar="FILE",
+                   help=f"a verdict table ({_TABLES}, from `judgebench judge` or `import`) "
+                        "to audit as it is; no probes without --judge")
+    p.add_argument("--judge", metavar="SPEC",
+                   help="a judge to run on --pairs in both orders, then probe (forms below)")
+    p.add_argument("--pairs", metavar="FILE",
+                   help=f"the pairs for --judge ({_TABLES}); with --verdicts, adds their "
+                        "columns (label, models, texts) by pair_id")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder for audit.json, measures.csv, ... (created if missing)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the bootstrap and the probe sample (default: %(default)s)")
+    p.add_argument("--n-boot", type=int, default=1000, metavar="N",
+                   help="bootstrap resamples per confidence interval (default: %(default)s)")
     p.add_argument("--no-probes", action="store_true", help="skip counterfactual re-judging")
-    p.add_argument("--probe-sample", type=int, default=200,
-                   help="pairs re-judged with padding and CALM edits (~32 judge calls each)")
-    p.add_argument("--judge-model", default=None,
+    p.add_argument("--probe-sample", type=int, default=200, metavar="N",
+                   help="pairs re-judged with padding, CALM edits and noise baselines (~46 "
+                        "judge calls each; default: %(default)s)")
+    p.add_argument("--judge-model", default=None, metavar="NAME",
                    help="the judge's own model name in model_1/model_2 (for self-preference)")
+    p.add_argument("--json", action="store_true",
+                   help="print the full audit.json instead of the summary")
+    p.add_argument("--fail-on", default=None, metavar="FLAGS",
+                   help="exit with status 3 when any of these flags is raised (Benjamini-"
+                        "Hochberg q < 0.05), for CI gating: comma-separated measures or groups, "
+                        "e.g. position,probes or verbosity.length_slope, or 'any'")
     p.set_defaults(func=_cmd_audit)
 
-    p = sub.add_parser("calibrate", help="fit calibration steps on one split, evaluate on the other")
-    p.add_argument("--verdicts", required=True)
-    p.add_argument("--steps", default="swap,temperature")
-    p.add_argument("--fit-frac", type=float, default=0.5)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--split-col", default=None)
-    p.add_argument("--n-boot", type=int, default=1000)
-    p.add_argument("--out", required=True)
+    p = sub.add_parser(
+        "calibrate", help="fit calibration steps on one split, evaluate on the other",
+        formatter_class=_Formatter, parents=[verbose, encoding],
+        description="Split the pairs, fit the steps in order on one part and report every "
+                    "stage (raw, then after each step) on the other: ECE, Brier, NLL, "
+                    "accuracy, position consistency, length slope, each with a 95% CI. "
+                    "Writes calibration.json, pipeline.json (the fitted steps), "
+                    "reliability.csv and split.csv to --out.",
+        epilog="examples:\n"
+               "  judgebench calibrate --verdicts v.parquet --out calib/\n"
+               "  judgebench calibrate --verdicts v.parquet --steps swap,temperature,length "
+               "--fit-frac 0.5 --seed 0 --out calib/\n"
+               "  judgebench calibrate --verdicts v.parquet --steps swap,platt "
+               "--split-col prompt --out calib/\n"
+               "  judgebench calibrate --fit-on labelled.parquet --apply-to v.parquet "
+               "--steps swap,temperature --out calibrated/\n\n"
+               "Accuracy, ECE, Brier and NLL need gold labels (a label column); the fitted "
+               "pipeline applies to new verdicts with Pipeline.from_json('calib/pipeline.json').")
+    p.add_argument("--verdicts", metavar="FILE",
+                   help=f"the verdict table ({_TABLES}); gold labels in column label")
+    p.add_argument("--fit-on", metavar="LABELLED",
+                   help="apply mode: fit the steps on every pair of this labelled verdict "
+                        "table ...")
+    p.add_argument("--apply-to", metavar="V",
+                   help="... and write V calibrated (p_1 calibrated, p_1_raw kept) to "
+                        "--out/verdicts.parquet; no held-out report in this mode")
+    p.add_argument("--steps", default="swap,temperature", metavar="STEPS",
+                   help="comma-separated steps, fitted in order (default: %(default)s); "
+                        "steps: {STEPS}")
+    p.add_argument("--fit-frac", type=float, default=0.5, metavar="F",
+                   help="share of pairs that fit the steps; the rest evaluate them "
+                        "(0 < F < 1; default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the split and the bootstrap (default: %(default)s)")
+    p.add_argument("--split-col", default=None, metavar="COLUMN",
+                   help="keep each value of this column on one side of the split (e.g. prompt "
+                        "or source), so no prompt is in both; default: split by pair")
+    p.add_argument("--n-boot", type=int, default=1000, metavar="N",
+                   help="bootstrap resamples per confidence interval (default: %(default)s)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder for calibration.json, pipeline.json, ... (created if missing)")
+    p.add_argument("--json", action="store_true",
+                   help="print the full calibration.json instead of the summary")
     p.set_defaults(func=_cmd_calibrate)
 
+    p = sub.add_parser("winrate", help="per-model win rate vs a baseline, raw and length-controlled")
+    p.add_argument("--verdicts", required=True)
+    p.add_argument("--baseline", required=True, help="the baseline's name in model_1/model_2")
+    p.add_argument("--length-control", action="store_true",
+                   help="also fit AlpacaEval's LC GLM per model")
+    p.add_argument("--instruction-difficulty", default=None, metavar="FILE",
+                   help="table of prompt, difficulty (γ_x); without it the term is left out")
+    p.add_argument("--regularize-to-baseline", type=float, default=None, metavar="LAMBDA",
+                   help="weight of the baseline-variant verdicts (AlpacaEval: 0.2)")
+    p.add_argument("--baseline-variants", default=None, metavar="M1,M2",
+                   help="models that are edited copies of the baseline, judged against it")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--out", default=None, help="write the table (.csv, .jsonl or .parquet)")
+    p.set_defaults(func=_cmd_winrate)
+
+    p = sub.add_parser("validate", parents=[encoding],
+                       help="plant known position/verbosity biases in a judge and check the "
+                            "audit recovers them")
+    p.add_argument("--pairs", required=True, help="pairs to judge (a copy gets the biases)")
+    p.add_argument("--judge", required=True, help="judge spec or TOML file")
+    p.add_argument("--out", default=None, help="folder for validate.json, validate.csv")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--json", action="store_true", help="print validate.json instead of the table")
+    p.set_defaults(func=_cmd_validate)
+
     p = sub.add_parser("train", help="run the RLAIF loop from a TOML config")
-    p.add_argument("config")
-    p.add_argument("--out", required=True)
+    p.add_argument("config", help="the loop's TOML config (e.g. configs/tiny.toml)")
+    p.add_argument("--out", required=True,
+                   help="run folder (created; a rerun into it resumes where it stopped)")
     p.add_argument("--set", nargs="*", action="extend", metavar="KEY=VALUE",
-                   help="override config fields")
+                   help="override config fields, section.key=value (e.g. optimize.learning_rate"
+                        "=1e-5 judge.verbosity=1.0; calibration=swap+length)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sweep", help="run a grid of RLAIF runs and the propagation coefficient")
-    p.add_argument("config")
-    p.add_argument("--out", required=True)
-    p.add_argument("--set", nargs="*", action="extend", metavar="KEY=V1,V2", help="grid axes")
-    p.add_argument("--seeds", default="0", help="comma-separated seeds")
+    p.add_argument("config", help="the loop's TOML config every grid point starts from")
+    p.add_argument("--out", required=True,
+                   help="sweep folder: sweep.csv, propagation.json and one run folder per cell")
+    p.add_argument("--set", nargs="*", action="extend", metavar="KEY=V1,V2",
+                   help="grid axes, section.key=v1,v2 (e.g. judge.verbosity=0,1,2 "
+                        "calibration=none,swap+length)")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds or ranges: 0,1,2 or 0-5")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="cells run side by side, each in its own process (default 1; with "
+                        "[run] num_threads = 1, one per core)")
+    p.add_argument("--budget-minutes", type=float, default=None,
+                   help="start no cell that would end after this many minutes; the plan is "
+                        "printed first. Rerun the same command to continue a study")
+    p.add_argument("--drop-checkpoints", action="store_true",
+                   help="delete a finished cell's runs/ directory (checkpoints), keeping its "
+                        "small files under cells/")
+    p.add_argument("--summary-only", action="store_true",
+                   help="only rebuild sweep.csv, propagation.json, study.json and study.md from "
+                        "the finished cells under --out")
     p.set_defaults(func=_cmd_sweep)
 
-    p = sub.add_parser("report", help="write report.html for an audit/calibration/run directory")
-    p.add_argument("dir")
+    p = sub.add_parser("report", help="write report.html for an audit/calibration/run directory",
+                       formatter_class=_Formatter, parents=[verbose],
+                       epilog="examples:\n  judgebench report audit/\n"
+                              "  judgebench report runs/quickstart")
+    p.add_argument("dir", metavar="DIR",
+                   help="an audit, calibration, run or sweep folder (or a folder of them)")
     p.set_defaults(func=_cmd_report)
 
-    p = sub.add_parser("quickstart", help="the demo: audit, calibrate and train on the bundled model")
+    p = sub.add_parser("quickstart", help="the demo: audit and calibrate the bundled judge, "
+                       "present the SmolLM2 propagation study, rerun one of its cells")
     p.add_argument("--out", default="runs/quickstart")
     p.add_argument("--quick", action="store_true", help="tiny model instead of SmolLM2 (tests)")
+    p.add_argument("--study", default=None,
+                   help="the committed study folder to present (default: "
+                        "studies/smollm2-verbosity under the working directory)")
     p.set_defaults(func=_cmd_quickstart)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``judgebench`` console script."""
+    """Entry point of the ``judgebench`` console script.
+
+    A user error (:data:`USER_ERRORS`) prints one line, ``judgebench CMD: error: ...``, and
+    returns 2; ``--verbose`` or ``JUDGEBENCH_DEBUG=1`` prints its traceback first.
+    """
     args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False) or os.environ.get("JUDGEBENCH_DEBUG", "") not in (
+        "", "0")
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"judgebench {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"judgebench {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as err:
+        if debug:
+            traceback.print_exc()
+        print(f"judgebench {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    return text or type(err).__name__
 
 
 if __name__ == "__main__":

@@ -113,6 +113,28 @@ def bundled_model_dir(name: str = "smollm2", cache_dir: str | Path | None = None
     return target
 
 
+def check_model_location(spec: str) -> None:
+    """Raise FileNotFoundError when ``spec`` reads as a local path that holds no model.
+
+    A hub id is ``NAME`` or ``ORG/NAME``; anything else (``/abs``, ``./rel``, ``~/x``,
+    ``a/b/c``) is a path, and a missing one is named here instead of in a hub-id error.
+
+    >>> check_model_location("HuggingFaceTB/SmolLM2-135M-Instruct")  # a hub id: not checked
+    """
+    path = Path(spec).expanduser()
+    looks_local = (spec.startswith(("/", ".", "~")) or spec.count("/") > 1
+                   or os.sep != "/" and os.sep in spec)
+    example = "e.g. hf:HuggingFaceTB/SmolLM2-135M-Instruct"
+    if path.is_dir() and not (path / "config.json").exists():
+        raise FileNotFoundError(f"{spec!r} is a folder without config.json, so not a model "
+                                f"folder; give the folder save_pretrained wrote, a .gguf file, "
+                                f"or a hub id ({example}).")
+    if looks_local and not path.exists():
+        raise FileNotFoundError(f"No model at {spec!r}: the path does not exist. Give a local "
+                                f"model folder (with config.json), a .gguf file, or a hub id "
+                                f"({example}).")
+
+
 def load_model(
     spec: str,
     *,
@@ -140,14 +162,16 @@ def load_model(
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dt)
         tok = AutoTokenizer.from_pretrained(path)
     elif spec.endswith(".gguf"):
-        gguf = Path(spec)
+        gguf = Path(spec).expanduser()
         if not gguf.exists():
-            raise FileNotFoundError(f"No GGUF file at {spec!r}.")
+            raise FileNotFoundError(f"No GGUF file at {spec!r}; check the path (or give a model "
+                                    "folder or a hub id).")
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=dt)
         if getattr(model, "hf_quantizer", None) is not None:
             model.hf_quantizer.remove_quantization_config(model)
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     else:
+        check_model_location(spec)
         model = AutoModelForCausalLM.from_pretrained(spec, dtype=dt)
         tok = AutoTokenizer.from_pretrained(spec)
     if tok.pad_token is None:

@@ -1,24 +1,27 @@
-"""The quickstart (`make demo`): audit, calibrate and train on the bundled model alone.
+"""The quickstart (`make demo`): audit, calibrate, and trace bias into a policy, on the bundled
+model alone.
 
 1. audit the bundled SmolLM2-135M judge (position, verbosity, agreement, padding and CALM probes)
    on a seeded sample of the bundled pairs, and a simulated judge with known biases on all of them;
 2. calibrate both (swap, length control, temperature), fitted on one half, evaluated on the other;
-3. run a short RLAIF loop with SmolLM2 as the policy under a verbosity-biased judge, without and
-   with calibration, and compare how far the policy's length drifts;
-4. sweep the tiny loop over a known verbosity bias (0 or 4), without and with length control,
-   over seeds: the propagation coefficient of each, with a CI;
+3. present the committed SmolLM2 propagation study (``studies/smollm2-verbosity``: SmolLM2 as
+   the policy, injected verbosity 0/1/3 x calibration none/length x seeds; its statistics are
+   rebuilt from the committed cells);
+4. rerun one cell of that study live (verbosity 3, no calibration, seed 0, its first two
+   iterations) and check that it reproduces the committed numbers;
 5. write one report (report.html) over everything.
 
-``quick=True`` swaps SmolLM2 for a random tiny model and shrinks every size: the tests use it.
-Every step writes into its own directory and skips itself when its output is already there, so
-an interrupted quickstart resumes where it stopped (judgments are cached as well).
+``quick=True`` swaps SmolLM2 for a random tiny model and shrinks every size: the tests use it
+(the tiny model is a plumbing check; its numbers headline nothing). Every step writes into its
+own directory and skips itself when its output is already there, so an interrupted quickstart
+resumes where it stopped (judgments are cached as well).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,15 +60,27 @@ QUICK = QuickstartSizes(judge_model="tiny:0", policy_model="tiny:0", n_judge_pai
                         n_eval_prompts=8, k=4, max_new_tokens=12, learning_rate=5e-3,
                         lora=False, num_threads=1)
 
-#: Step 4, the known-truth experiment: the tiny loop of configs/tiny.toml under a simulated
-#: judge's verbosity bias of 0 or 4 (per log-length ratio), without and with length control,
-#: over seeds. Its propagation coefficients say how much of the bias reaches the policy.
-TINY_LOOP = QuickstartSizes(judge_model="tiny:0", policy_model="tiny:0", n_judge_pairs=0,
-                            probe_sample=0, n_boot=100, n_iterations=2, n_train_prompts=8,
-                            n_eval_prompts=16, k=4, max_new_tokens=24, learning_rate=1e-2,
-                            lora=False, num_threads=1)
-SWEEP_GRID = ["judge.verbosity=0,4", "calibration=none,length"]
-SWEEP_SEEDS = {"full": "0,1,2", "quick": "0,1"}
+#: Step 3: the committed study (relative to the working directory: the repository root, where
+#: `make demo` runs) and the config it was run with.
+STUDY_DIR = Path("studies/smollm2-verbosity")
+STUDY_CONFIG = Path("configs/smollm2-study.toml")
+#: Step 4: the cell rerun live, and how many of its iterations.
+LIVE_CELL = {"judge.verbosity": "3", "calibration": "none"}
+LIVE_SEED, LIVE_ITERATIONS = 0, 2
+#: Metrics compared between the live cell and the committed one, iteration by iteration.
+REPRODUCED_KEYS = ("length_chars_mean", "length_drift_chars", "gold_mean", "gold_change",
+                   "label_prefers_longer", "label_accuracy", "rollout_length_chars_mean")
+
+#: Full-size seconds per step, measured by `make demo` on this project's 2-core CI machine
+#: (runs/quickstart/timings.json): the ETA the quickstart prints.
+EXPECTED_S = {"audit_judge": 55, "audit_simulated": 3, "calibrate_judge": 1,
+              "calibrate_simulated": 1, "study": 3, "live_cell": 330, "report": 5}
+
+#: The quick live cell: configs/tiny.toml's settings (a random tiny policy; plumbing only).
+TINY_SIZES = QuickstartSizes(judge_model="tiny:0", policy_model="tiny:0", n_judge_pairs=0,
+                             probe_sample=0, n_boot=100, n_iterations=1, n_train_prompts=8,
+                             n_eval_prompts=16, k=4, max_new_tokens=24, learning_rate=1e-2,
+                             lora=False, num_threads=1)
 
 #: The simulated judge of the quickstart: biases set by us, so the audit can be checked.
 SIMULATED_SPEC = "simulated:position=1.0,verbosity=1.0,noise=0.5,seed=0,name=simulated-biased"
@@ -178,35 +193,75 @@ n_boot = 100
 """
 
 
-def _train(name: str, calibration: list[str], out: Path, sizes: QuickstartSizes) -> list[dict]:
-    from judgebench.rlaif.config import loads
-    from judgebench.rlaif.loop import run_loop
+def _study(out: Path, study_dir: Path) -> dict | None:
+    """Step 3: the committed study's statistics, rebuilt from its cells into out/."""
+    import shutil
 
-    target = out / "runs" / name
-    _log(f"RLAIF loop '{name}': policy {sizes.policy_model}, judge {LOOP_JUDGE}, "
-         f"calibration {calibration or 'none'}, {sizes.n_iterations} iteration(s)")
-    cfg = loads(_loop_config(sizes, calibration), where=f"quickstart loop '{name}'")
-    return run_loop(cfg, target)
+    from judgebench.rlaif.sweep import summarize
 
-
-def _sweep(out: Path, quick: bool) -> dict:
-    from judgebench.rlaif.sweep import run_sweep
-
-    target = out / "sweep-tiny"
-    if (target / "propagation.json").exists():
-        _log(f"sweep: already done ({target})")
-        return json.loads((target / "propagation.json").read_text())
-    sizes = replace(TINY_LOOP, n_iterations=1) if quick else TINY_LOOP
-    seeds = SWEEP_SEEDS["quick" if quick else "full"]
-    _log(f"sweep of the tiny loop (known truth): {' x '.join(SWEEP_GRID)}, seeds {seeds}")
-    target.mkdir(parents=True, exist_ok=True)
-    config = target / "loop.toml"
-    config.write_text(_loop_config(sizes, [], small_policy=True))
-    return run_sweep(config, target, SWEEP_GRID, seeds, n_boot=2000)
+    target = out / "study-smollm2"
+    cells = sorted((study_dir / "cells").glob("*/row.json")) if study_dir.is_dir() else []
+    if not cells:
+        _log(f"no committed study under {study_dir}/cells (run `judgebench sweep "
+             f"{STUDY_CONFIG} --out {study_dir} --set judge.verbosity=0,1,3 "
+             "calibration=none,length --seeds 0-5` to make one); step skipped")
+        return None
+    # Summarise a copy: the committed folder is left exactly as it is.
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(study_dir / "cells", target / "cells")
+    _log(f"committed SmolLM2 study: {len(cells)} finished cells in {study_dir}")
+    summarize(target)
+    return json.loads((target / "study.json").read_text())
 
 
-def run_quickstart(out: str | Path = "runs/quickstart", *, quick: bool = False) -> Path:
-    """Run the whole quickstart into ``out`` and return the path of its report.html."""
+def _live_cell(out: Path, quick: bool, study_dir: Path) -> dict:
+    """Step 4: one study cell rerun for its first iterations; compared with the committed one."""
+    from judgebench.rlaif.loop import run_from_config
+    from judgebench.rlaif.sweep import Cell
+
+    cell = Cell(LIVE_CELL, LIVE_SEED)
+    target = out / "runs" / "study-cell"
+    if quick:  # the tiny plumbing check: the same code path, nothing to compare with
+        config, extra = _write_tiny(out), ["run.n_iterations=1"]
+    else:
+        config, extra = STUDY_CONFIG, [f"run.n_iterations={LIVE_ITERATIONS}"]
+        if not config.exists():
+            raise FileNotFoundError(f"The study config {config} is not here: run the "
+                                    "quickstart from the repository root (where `make demo` "
+                                    "runs).")
+    _log(f"live cell {cell.name} ({config}, {extra[0]})")
+    rows = run_from_config(config, target, cell.overrides() + extra)
+    committed = study_dir / "cells" / cell.name / "metrics.jsonl"
+    result: dict = {"cell": cell.name, "iterations": len(rows) - 1, "compared": False}
+    if not quick and committed.exists():
+        old = [json.loads(x) for x in committed.read_text().splitlines() if x.strip()]
+        diffs = [abs(float(a[k]) - float(b[k])) for a, b in zip(rows, old) for k in
+                 REPRODUCED_KEYS if a.get(k) is not None and b.get(k) is not None]
+        result.update(compared=True, max_abs_diff=max(diffs) if diffs else None,
+                      n_values=len(diffs))
+        verdict = "reproduces" if diffs and max(diffs) < 1e-6 else "differs from"
+        _log(f"live cell {verdict} the committed cell: {len(diffs)} values over "
+             f"{len(rows)} iterations, largest difference {max(diffs, default=float('nan')):.3g}")
+    (out / "runs" / "study-cell.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def _write_tiny(out: Path) -> Path:
+    path = out / "tiny.toml"
+    path.write_text(_loop_config(TINY_SIZES, [], small_policy=True))
+    return path
+
+
+def run_quickstart(out: str | Path = "runs/quickstart", *, quick: bool = False,
+                   study: str | Path | None = None) -> Path:
+    """Run the whole quickstart into ``out`` and return the path of its report.html.
+
+    ``study``: the committed study folder to present (default ``studies/smollm2-verbosity``
+    under the working directory).
+
+    >>> run_quickstart("runs/quickstart")   # doctest: +SKIP
+    PosixPath('runs/quickstart/report/report.html')
+    """
     from judgebench.report.html import write_report
 
     sizes = QUICK if quick else FULL
@@ -217,7 +272,14 @@ def run_quickstart(out: str | Path = "runs/quickstart", *, quick: bool = False) 
 
     timings_path = out / "timings.json"
 
+    expected = dict(EXPECTED_S)  # full-size seconds per step on this project's CI machine
+
     def timed(label: str, fn, *args):
+        # Numbered steps with an overall ETA: what is left, from the measured step times.
+        k = list(EXPECTED_S).index(label) + 1
+        left = sum(v for key, v in expected.items() if key not in timings)
+        eta = "" if quick else f", about {left / 60:.0f} min left in all"
+        _log(f"step {k}/{len(EXPECTED_S)}: {label.replace('_', ' ')}{eta}")
         start = time.perf_counter()
         result = fn(*args)
         timings[label] = round(time.perf_counter() - start, 1)
@@ -231,9 +293,9 @@ def run_quickstart(out: str | Path = "runs/quickstart", *, quick: bool = False) 
                 sizes, 100)
     timed("calibrate_judge", _calibrate, "judge", out, sizes)
     timed("calibrate_simulated", _calibrate, "simulated", out, sizes)
-    timed("train_biased", _train, "biased", [], out, sizes)
-    timed("train_calibrated", _train, "calibrated", ["swap", "length"], out, sizes)
-    prop = timed("sweep_tiny", _sweep, out, quick)
+    study_dir = Path(study) if study is not None else STUDY_DIR
+    result = timed("study", _study, out, study_dir)
+    timed("live_cell", _live_cell, out, quick, study_dir)
     report = timed("report", write_report, out)
     timings["total"] = round(time.perf_counter() - t0, 1)
     timings_path.write_text(json.dumps(timings, indent=2))
@@ -242,12 +304,24 @@ def run_quickstart(out: str | Path = "runs/quickstart", *, quick: bool = False) 
         if "p_first" in pos and "consistency" in pos:
             _log(f"{name}: P(first shown wins) {pos['p_first']['estimate']:.2f}, "
                  f"position consistency {pos['consistency']['estimate']:.2f}")
-    for setting in prop.get("settings", []):
-        coef = setting.get("length_drift_per_unit_bias") or {}
-        if coef.get("estimate") is not None:
-            lo, hi = coef.get("ci") or [None, None]
-            ci = f" [{lo:.1f}, {hi:.1f}]" if lo is not None and hi is not None else ""
-            _log(f"tiny loop, calibration {setting['setting'].get('calibration')}: length drift "
-                 f"per unit of verbosity bias {coef['estimate']:.1f}{ci} characters")
+    for line in _study_lines(result):
+        _log(line)
     _log(f"done in {timings['total']:.0f} s; timings in {timings_path}")
     return Path(report)
+
+
+def _study_lines(result: dict | None) -> list[str]:
+    """The study's headline numbers, each interval with its n and method."""
+    if not result or not result.get("paired"):
+        return []
+    lines = []
+    for t in result["paired"]:
+        d = t["drift"]
+        if d.get("estimate") is None:
+            continue
+        lo, hi = d["ci"]
+        ci = f" [{lo:+.1f}, {hi:+.1f}]" if lo is not None and hi is not None else ""
+        arm = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in t["arm"].items())
+        lines.append(f"SmolLM2 study, {arm}, {t['contrast']}: length drift "
+                     f"{d['estimate']:+.1f}{ci} chars (n = {d['n']} seeds, {d['method']})")
+    return lines

@@ -16,9 +16,10 @@ readings agree on 1 and 0.5, so :func:`label_to_p1` maps every legal label to on
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -31,6 +32,12 @@ VERDICT_REQUIRED = ("pair_id", "judge", "order", "p_first", "p_1", "failed")
 VERDICT_OPTIONAL = ("raw", "latency_s", "n_tokens", "len_1", "len_2")
 ORDERS = ("12", "21")
 FORMATS = ("parquet", "csv", "jsonl")
+#: Columns that hold text whatever they look like: a response "4", "NA" or "true" is an answer,
+#: not a number, a missing value or a boolean. load_table reads them verbatim.
+TEXT_COLUMNS = (*PAIR_REQUIRED, "model_1", "model_2", "source", "judge", "order", "error", "raw")
+#: Text columns where an empty cell is text ("" — e.g. an empty response, which validation then
+#: names); in the other text columns an empty cell means "not given".
+VERBATIM_COLUMNS = (*PAIR_REQUIRED, "order")
 
 
 class SchemaError(ValueError):
@@ -63,6 +70,13 @@ def _first_bad_row(mask: pd.Series, df: pd.DataFrame) -> str:
 
 def _require_columns(df: pd.DataFrame, required: Iterable[str], what: str) -> None:
     missing = [c for c in required if c not in df.columns]
+    if missing and what == "verdicts" and set(PAIR_REQUIRED) <= set(df.columns):
+        raise SchemaError(
+            f"This is a pairs table (it has {list(PAIR_REQUIRED)} but no judge verdicts: "
+            f"missing {missing}). Judge it first: `judgebench judge --judge SPEC --pairs FILE "
+            "--out verdicts.parquet`, or audit a judge on it directly: `judgebench audit "
+            "--judge SPEC --pairs FILE --out DIR`."
+        )
     if missing:
         raise SchemaError(
             f"The {what} table is missing column(s) {missing}; it has {list(df.columns)}. "
@@ -83,16 +97,32 @@ def validate_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
     if len(pairs) == 0:
         raise SchemaError("The pairs table is empty; give at least one pair.")
     out = pairs.copy()
-    if out["pair_id"].isna().any():
-        raise SchemaError(f"pair_id is missing at {_first_bad_row(out['pair_id'].isna(), out)}.")
+    no_id = out["pair_id"].isna() | (out["pair_id"].astype(str).str.strip() == "")
+    if no_id.any():
+        raise SchemaError(f"pair_id is missing at {_first_bad_row(no_id, out)}; give every "
+                          "pair an id (or drop the column and import with `judgebench import "
+                          "generic`, which hashes the texts into ids).")
     out["pair_id"] = out["pair_id"].astype(str)
     dup = out["pair_id"].duplicated()
+    if dup.any() and {"judge", "order", "p_first"} <= set(out.columns):
+        raise SchemaError(
+            f"pair_id must be unique in a pairs table, and {_first_bad_row(dup, out)} repeats "
+            "one: this looks like a verdicts table (it has judge, order and p_first). Pass it "
+            "as verdicts instead: `judgebench audit --verdicts FILE` or `judgebench calibrate "
+            "--verdicts FILE`."
+        )
     if dup.any():
         raise SchemaError(
             f"pair_id must be unique; {_first_bad_row(dup, out)} repeats an earlier pair_id. "
             "Drop duplicates or make the ids unique (e.g. append the source)."
         )
     for col in ("prompt", "response_1", "response_2"):
+        missing = out[col].isna()
+        if missing.any():
+            raise SchemaError(
+                f"{col} is missing at {_first_bad_row(missing, out)} (an empty cell or null); "
+                "fill it in or drop the row."
+            )
         not_str = ~out[col].map(lambda v: isinstance(v, str))
         if not_str.any():
             bad = out.loc[not_str, col].iloc[0]
@@ -214,30 +244,175 @@ def table_format(path: str | Path, fmt: str | None = None) -> str:
     return fmt
 
 
-def load_table(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
-    """Read a pairs or verdicts table from Parquet, CSV or JSONL."""
+def read_text(path: str | Path, encoding: str = "utf-8") -> str:
+    """The text of ``path``; a file in another encoding is an error naming the file and the fix.
+
+    >>> read_text("pairs.jsonl")  # doctest: +SKIP
+    """
+    path = Path(path)
+    try:
+        return path.read_text(encoding=encoding)
+    except UnicodeDecodeError as err:
+        raise ValueError(_decode_message(path, err, encoding)) from None
+
+
+def _decode_message(path: Path, err: UnicodeDecodeError, encoding: str) -> str:
+    byte = err.object[err.start:err.start + 1]
+    return (
+        f"{str(path)!r} is not {encoding} text: byte {byte!r} at offset {err.start} cannot be "
+        f"decoded (the file is probably Latin-1/Windows-1252). Re-save it as UTF-8 (e.g. "
+        f"`iconv -f latin1 -t utf-8 {path.name} > utf8-{path.name}`), or pass its encoding "
+        "(--encoding latin-1 on the command line, encoding='latin-1' in Python)."
+    )
+
+
+def load_table(path: str | Path, fmt: str | None = None, *, encoding: str = "utf-8"
+               ) -> pd.DataFrame:
+    """Read a pairs or verdicts table from Parquet, CSV or JSONL (a JSON array also works).
+
+    Text columns (:data:`TEXT_COLUMNS`) are read as text whatever they hold: a response "4",
+    "NA" or "true" stays that string; in a CSV an empty response stays "" (so validation names
+    it). ``encoding`` applies to CSV and JSONL.
+
+    >>> load_table("pairs.jsonl").columns.tolist()  # doctest: +SKIP
+    ['pair_id', 'prompt', 'response_1', 'response_2', 'label']
+    """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"No table at {str(path)!r}.")
+        raise FileNotFoundError(f"No table at {str(path)!r}; check the path.")
+    if path.is_dir():
+        raise SchemaError(f"{str(path)!r} is a directory; give a table file (.parquet, .csv or "
+                          ".jsonl).")
     fmt = table_format(path, fmt)
     if fmt == "parquet":
-        df = pd.read_parquet(path)
+        try:
+            df = pd.read_parquet(path)
+        except Exception as err:  # pyarrow raises several types for a file that is not Parquet
+            raise SchemaError(f"{str(path)!r} is not a readable Parquet file ({err}); check the "
+                              "file, or give it the suffix of its real format.") from None
     elif fmt == "csv":
-        df = pd.read_csv(path, dtype={"pair_id": str, "order": str}, keep_default_na=True)
+        df = _read_csv(path, encoding)
     else:
-        df = pd.read_json(path, lines=True, dtype={"pair_id": str, "order": str})
+        df = _read_jsonl(path, encoding)
+    df = _text_as_text(df)
     if "raw" in df.columns:
         df["raw"] = df["raw"].astype(object).where(df["raw"].notna(), None)
     return df
 
 
+def load_pairs(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
+    """Read and validate a pairs table; an error names the file as well as the row and field."""
+    try:
+        return validate_pairs(load_table(path, encoding=encoding))
+    except SchemaError as err:
+        raise SchemaError(_in_file(path, err)) from None
+
+
+def load_verdicts(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
+    """Read and validate a verdicts table; an error names the file as well as the row and field.
+
+    A pairs table given here is an error that says so and names the command that judges it.
+    """
+    try:
+        return validate_verdicts(load_table(path, encoding=encoding))
+    except SchemaError as err:
+        raise SchemaError(_in_file(path, err)) from None
+
+
+def _in_file(path: str | Path, err: Exception) -> str:
+    """The message with the file named in front, unless it names the file already."""
+    text = str(err)
+    return text if str(path) in text else f"{path}: {text}"
+
+
+def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
+    kw = {"encoding": encoding}
+    try:
+        df = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, **kw)
+        text = [c for c in TEXT_COLUMNS if c in df.columns]
+        if text:
+            # Again without NA parsing: "NA", "null" or "" in a text column is text.
+            verbatim = pd.read_csv(path, usecols=text, dtype=str, keep_default_na=False, **kw)
+            for col in text:
+                values = verbatim[col]
+                df[col] = (values if col in VERBATIM_COLUMNS
+                           else values.astype(object).where(values != "", None))
+    except UnicodeDecodeError as err:
+        raise SchemaError(_decode_message(path, err, encoding)) from None
+    except pd.errors.EmptyDataError:
+        raise SchemaError(f"{str(path)!r} is empty; a CSV table needs a header row and at least "
+                          "one row.") from None
+    except pd.errors.ParserError as err:
+        raise SchemaError(f"{str(path)!r} is not a well-formed CSV file ({err}); quote cells "
+                          "that hold commas or newlines.") from None
+    return df
+
+
+def _read_jsonl(path: Path, encoding: str) -> pd.DataFrame:
+    try:
+        text = read_text(path, encoding)
+    except ValueError as err:
+        raise SchemaError(str(err)) from None
+    if not text.strip():
+        return pd.DataFrame()
+    array = text.lstrip().startswith("[")
+    try:
+        # dtype=False: JSON types as written, so a quoted "4" stays a string.
+        return pd.read_json(io.StringIO(text), lines=not array, dtype=False)
+    except ValueError as err:
+        where = "" if array else _bad_json_line(text)
+        raise SchemaError(f"{str(path)!r} is not valid JSON{' lines' if not array else ''}"
+                          f"{where} ({err}); write one JSON object per line.") from None
+
+
+def _bad_json_line(text: str) -> str:
+    for n, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                if not isinstance(json.loads(line), dict):
+                    return f": line {n} is not a JSON object"
+            except json.JSONDecodeError:
+                return f": line {n} does not parse"
+    return ""
+
+
+def _text_as_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Scalars in text columns as text: JSON 4 -> "4", true -> "true"; missing stays missing."""
+    for col in TEXT_COLUMNS:
+        if col in df.columns and not _all_text(df[col]):
+            df[col] = df[col].map(_scalar_text).astype(object)
+    return df
+
+
+def _all_text(values: pd.Series) -> bool:
+    if isinstance(values.dtype, pd.StringDtype):  # pandas' string dtype: text or missing
+        return True
+    return bool(values.map(lambda v: isinstance(v, str) or v is None or v is pd.NA
+                           or (isinstance(v, float) and np.isnan(v))).all())
+
+
+def _scalar_text(value: object) -> object:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return None if np.isnan(value) else repr(value)
+    return value  # str, None, or a list/dict (chat messages), kept as is
+
+
 def save_table(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
-    """Write a table atomically: a crash mid-write leaves the previous file intact."""
+    """Write a table atomically: a crash mid-write leaves the previous file intact.
+
+    The file gets the permissions any new file gets (0o666 minus the umask), so with the
+    usual umask 022 a collaborator can read it.
+    """
     path = Path(path)
     fmt = table_format(path, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = _new_temp_beside(path)
     try:
         out = df.copy()
         if "raw" in out.columns:
@@ -251,9 +426,26 @@ def save_table(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Pa
             out.to_json(tmp, orient="records", lines=True, force_ascii=False)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        if tmp.exists():
+            tmp.unlink()
     return path
+
+
+def _new_temp_beside(path: Path) -> Path:
+    """A new empty file in ``path``'s folder, so os.replace is atomic (same filesystem).
+
+    Not tempfile.mkstemp: it creates mode 0600 whatever the umask, and the rename would carry
+    that mode to the output.
+    """
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"Could not create a temporary file beside {str(path)!r}.")
 
 
 def _raw_to_text(value: object) -> str | None:
@@ -269,4 +461,4 @@ def bundled_pairs() -> pd.DataFrame:
     from importlib import resources
 
     path = resources.files("judgebench").joinpath("data/pairs.jsonl")
-    return validate_pairs(pd.read_json(path, lines=True, dtype={"pair_id": str}))
+    return validate_pairs(load_table(Path(str(path))))

@@ -3,6 +3,14 @@
 Writes judgebench/data/tasks.jsonl (prompts with verifiable gold, split train/eval) and
 judgebench/data/pairs.jsonl (pairs with gold labels from the verifiers). Deterministic (seed 0).
 
+The tasks come in two groups. The first (capital/symbol QA, arithmetic, IFEval-style
+constraints; 144 tasks) also yields the 336 bundled pairs, unchanged since they were first
+published. The second is for the RLAIF loop only (no pairs): kinds where an over-long or
+padded answer costs gold, so that a verbosity-biased judge has something to break —
+one-word answers (``oneword``: the answer and a one- or two-word limit), more arithmetic with
+"the number only" (a three-word limit), exact bullet counts of 2/4/5 and word limits of
+5-20 words (``ifeval``). Its own random stream keeps the first group byte-identical.
+
 Contrasts (column ``source``):
 - correct_vs_wrong: same style, right vs wrong answer;
 - limit: right answer within the word limit vs the same answer padded past it (longer is worse);
@@ -160,6 +168,128 @@ def constraint_tasks() -> list[tuple[Task, str, str]]:
     return out
 
 
+ONE_WORD = [
+    # (question, accepted answers); every question asks for one word (or one number).
+    ("What color is the sky on a clear day?", ("blue",)),
+    ("What color is fresh grass?", ("green",)),
+    ("What color is snow?", ("white",)),
+    ("What color is a ripe banana?", ("yellow",)),
+    ("What color is coal?", ("black",)),
+    ("What color are most strawberries?", ("red",)),
+    ("What color do you get by mixing blue and yellow?", ("green",)),
+    ("What color do you get by mixing red and white?", ("pink",)),
+    ("What is the opposite of hot?", ("cold",)),
+    ("What is the opposite of up?", ("down",)),
+    ("What is the opposite of big?", ("small", "little")),
+    ("What is the opposite of fast?", ("slow",)),
+    ("What is the opposite of day?", ("night",)),
+    ("What is the opposite of happy?", ("sad", "unhappy")),
+    ("What is the opposite of open?", ("closed", "shut")),
+    ("What is the opposite of full?", ("empty",)),
+    ("What is the opposite of light?", ("dark", "heavy")),
+    ("What is the opposite of early?", ("late",)),
+    ("What is the opposite of win?", ("lose",)),
+    ("What is the opposite of north?", ("south",)),
+    ("What is a baby cat called?", ("kitten",)),
+    ("What is a baby dog called?", ("puppy", "pup")),
+    ("What is a baby cow called?", ("calf",)),
+    ("What is a baby sheep called?", ("lamb",)),
+    ("What is a baby horse called?", ("foal", "colt", "filly")),
+    ("What is a baby goat called?", ("kid",)),
+    ("What is a baby frog called?", ("tadpole",)),
+    ("What is a baby bear called?", ("cub",)),
+    ("What is the plural of mouse?", ("mice",)),
+    ("What is the plural of child?", ("children",)),
+    ("What is the plural of foot?", ("feet",)),
+    ("What is the plural of tooth?", ("teeth",)),
+    ("What is the plural of goose?", ("geese",)),
+    ("What is the plural of man?", ("men",)),
+    ("What is the plural of woman?", ("women",)),
+    ("What is the plural of person?", ("people", "persons")),
+    ("Which day comes after Monday?", ("Tuesday",)),
+    ("Which day comes after Friday?", ("Saturday",)),
+    ("Which day comes before Sunday?", ("Saturday",)),
+    ("Which day comes before Thursday?", ("Wednesday",)),
+    ("Which month comes after January?", ("February",)),
+    ("Which month comes after June?", ("July",)),
+    ("Which month comes before December?", ("November",)),
+    ("Which month comes before April?", ("March",)),
+    ("What is the first month of the year?", ("January",)),
+    ("What is the last month of the year?", ("December",)),
+    ("How many legs does a spider have?", ("8", "eight")),
+    ("How many legs does an insect have?", ("6", "six")),
+    ("How many days are in a week?", ("7", "seven")),
+    ("How many months are in a year?", ("12", "twelve")),
+    ("How many hours are in a day?", ("24", "twenty-four")),
+    ("How many minutes are in an hour?", ("60", "sixty")),
+    ("How many sides does a triangle have?", ("3", "three")),
+    ("How many sides does a square have?", ("4", "four")),
+    ("How many sides does a hexagon have?", ("6", "six")),
+    ("How many continents are there?", ("7", "seven")),
+    ("What is the largest planet in our solar system?", ("Jupiter",)),
+    ("Which planet is known as the red planet?", ("Mars",)),
+    ("Which planet is closest to the sun?", ("Mercury",)),
+    ("What is the largest ocean on Earth?", ("Pacific",)),
+    ("What gas do plants take in from the air?", ("carbon dioxide", "CO2")),
+    ("What do bees make?", ("honey",)),
+    ("What is frozen water called?", ("ice",)),
+    ("What is the main language spoken in Brazil?", ("Portuguese",)),
+    ("What is the main language spoken in Mexico?", ("Spanish",)),
+    ("What is the main language spoken in Germany?", ("German",)),
+    ("What is the main language spoken in Japan?", ("Japanese",)),
+    ("Which animal is known as the king of the jungle?", ("lion",)),
+    ("Which animal has a trunk?", ("elephant",)),
+    ("Which bird is a symbol of peace?", ("dove",)),
+    ("What is the tallest animal?", ("giraffe",)),
+    ("What do cows drink?", ("water",)),
+    ("What is the fastest land animal?", ("cheetah",)),
+    ("What shape has three sides?", ("triangle",)),
+    ("What metal is liquid at room temperature?", ("mercury",)),
+    ("What is the hardest natural substance?", ("diamond",)),
+    ("Which organ pumps blood through the body?", ("heart",)),
+    ("Which season comes after winter?", ("spring",)),
+    ("Which season comes after summer?", ("autumn", "fall")),
+    ("What is the boiling point of water in degrees Celsius?", ("100",)),
+]
+EXTRA_TOPICS = {
+    # topics for bullet counts and word limits, beyond TOPICS
+    "music": "Music", "the moon": "The moon", "forests": "Forests", "bread": "Bread",
+    "cats": "Cats", "the desert": "The desert", "volcanoes": "Volcanoes", "birds": "Birds",
+}
+
+
+def loop_tasks(rng: random.Random) -> list[Task]:
+    """The loop-only tasks (module doc): one-word QA, arithmetic, bullet counts, word limits."""
+    tasks = []
+    for i, (question, answers) in enumerate(ONE_WORD):
+        limit = max(len(a.split()) for a in answers)
+        unit = "number" if answers[0].isdigit() else "word" if limit == 1 else "words"
+        how = "Answer with one number only." if unit == "number" else \
+            "Answer with one word only." if limit == 1 else f"Answer in at most {limit} words."
+        tasks.append(Task(task_id=f"oneword-{i:03d}", prompt=f"{question} {how}",
+                          kind="oneword", answer=answers, max_words=limit))
+    for i in range(70):
+        op = ["+", "-", "*"][i % 3]
+        a, b = rng.randint(100, 999) if op != "*" else rng.randint(11, 40), rng.randint(2, 99)
+        value = {"+": a + b, "-": a - b, "*": a * b}[op]
+        tasks.append(Task(task_id=f"arith-only-{i:03d}",
+                          prompt=f"Compute {a} {op} {b}. Give the answer only, no words.",
+                          kind="arithmetic", answer=(str(value),), max_words=3))
+    topics = list(TOPICS) + list(EXTRA_TOPICS)
+    for topic in topics:
+        slug = topic.replace(" ", "-")
+        for n in (2, 4, 5):
+            tasks.append(Task(task_id=f"if-bullets{n}-{slug}",
+                              prompt=f"List exactly {n} short bullet points about {topic}. "
+                                     "Start each line with '-'.",
+                              kind="ifeval", n_bullets=n))
+        for limit in (5, 10):
+            tasks.append(Task(task_id=f"if-limit{limit}-{slug}",
+                              prompt=f"Say something true about {topic} in at most {limit} words.",
+                              kind="ifeval", max_words=limit))
+    return tasks
+
+
 def main() -> None:
     rng = random.Random(0)
     triples = qa_tasks(rng) + arithmetic_tasks(rng) + constraint_tasks()
@@ -189,6 +319,11 @@ def main() -> None:
                 "model_1": m1, "model_2": m2, "source": source, "task_id": task.task_id,
                 "split": split, "gold_1": gold_score(task, r1), "gold_2": gold_score(task, r2),
             })
+    # The loop-only tasks: 2 in 5 held out (more than the first group's 1 in 4), so that the
+    # loop has >= 100 held-out prompts to measure drift on.
+    for k, task in enumerate(loop_tasks(random.Random(1))):
+        tasks.append(Task(**{**task.to_dict(), "answer": tuple(task.answer),
+                             "split": "eval" if k % 5 in (1, 3) else "train"}))
     OUT.mkdir(parents=True, exist_ok=True)
     with open(OUT / "tasks.jsonl", "w") as f:
         for t in tasks:

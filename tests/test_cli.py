@@ -1,3 +1,4 @@
+import argparse
 import json
 
 import pytest
@@ -73,3 +74,166 @@ def test_import_command_trl_writes_pairs(tmp_path, capsys):
 def test_import_unknown_format(tmp_path, capsys):
     assert main(["import", "nope", str(tmp_path), "--out", str(tmp_path / "x.csv")]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 17: every argument checked before work, one-line errors that name the fix, help
+
+
+def _no_judging(monkeypatch):
+    """Make loading a judge fail the test: the arguments must be rejected before it."""
+    import judgebench.judges.spec as spec
+
+    def boom(*a, **k):
+        raise AssertionError("a judge was loaded before the arguments were checked")
+
+    monkeypatch.setattr(spec, "load_judge", boom)
+
+
+def test_missing_local_model_is_one_line(tmp_path, pairs_file, capsys):
+    code = main(["judge", "--judge", "hf:/nonexistent", "--pairs", str(pairs_file),
+                 "--out", str(tmp_path / "v.parquet")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "No model at '/nonexistent'" in err and "a hub id" in err
+
+
+def test_verbose_shows_the_traceback(tmp_path, pairs_file, capsys, monkeypatch):
+    args = ["judge", "--judge", "hf:/nonexistent", "--pairs", str(pairs_file),
+            "--out", str(tmp_path / "v.parquet")]
+    assert main(["--verbose", *args]) == 2
+    assert "Traceback" in capsys.readouterr().err
+    monkeypatch.setenv("JUDGEBENCH_DEBUG", "1")
+    assert main(args) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_bad_out_suffix_rejected_before_judging(tmp_path, pairs_file, capsys, monkeypatch):
+    _no_judging(monkeypatch)
+    assert main(["judge", "--judge", "tiny:0", "--pairs", str(pairs_file),
+                 "--out", str(tmp_path / "x.txt")]) == 2
+    assert "--out" in (err := capsys.readouterr().err) and ".parquet, .csv or .jsonl" in err
+
+
+@pytest.mark.parametrize("argv, fix", [
+    (["--orders", "12,13"], "--orders must be 12, 21 or 12,21"),
+    (["--judge", "simulated:bias=1"], "allowed keys"),
+])
+def test_bad_judge_options_rejected_before_judging(tmp_path, pairs_file, capsys, monkeypatch,
+                                                   argv, fix):
+    _no_judging(monkeypatch)
+    base = {"--judge": "tiny:0", "--pairs": str(pairs_file), "--out": str(tmp_path / "v.csv")}
+    base.update(dict(zip(argv[::2], argv[1::2])))
+    assert main(["judge", *[x for kv in base.items() for x in kv]]) == 2
+    assert fix in capsys.readouterr().err
+
+
+def test_latin1_pairs_name_file_and_fix(tmp_path, capsys, monkeypatch):
+    _no_judging(monkeypatch)
+    path = tmp_path / "latin.csv"
+    path.write_bytes("pair_id,prompt,response_1,response_2\n1,café,a,b\n".encode("latin-1"))
+    assert main(["judge", "--judge", "tiny:0", "--pairs", str(path),
+                 "--out", str(tmp_path / "v.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "latin.csv" in err and "Re-save it as UTF-8" in err and "--encoding latin-1" in err
+
+
+@pytest.mark.parametrize("command", ["audit", "calibrate"])
+def test_pairs_file_as_verdicts_names_the_command(tmp_path, pairs_file, capsys, command):
+    assert main([command, "--verdicts", str(pairs_file), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "This is a pairs table" in err and "judgebench judge --judge SPEC" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_calibrate_checks_steps_and_fit_frac_first(tmp_path, pairs_file, capsys):
+    # The verdicts file is not even read when an option is wrong.
+    missing = str(tmp_path / "nope.parquet")
+    assert main(["calibrate", "--verdicts", missing, "--steps", "swap,temprature",
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "--steps: Unknown calibration step 'temprature'" in capsys.readouterr().err
+    assert main(["calibrate", "--verdicts", missing, "--fit-frac", "1.5",
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "--fit-frac must lie strictly between 0 and 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+@pytest.mark.parametrize("override, fix", [
+    ("optimize.lrr=1e-5", "Unknown key 'lrr' in section [optimize] of this override; allowed"),
+    ("optimze.lr=1e-5", "Unknown section(s) ['optimze'] in this override"),
+])
+def test_set_typo_blames_the_override(tmp_path, capsys, command, override, fix):
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "tiny.toml"
+    out = tmp_path / "run"
+    assert main([command, str(config), "--out", str(out), "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert f"--set {override!r}" in err and fix in err and "tiny.toml" not in err
+    assert not out.exists()
+
+
+def test_audit_and_calibrate_print_a_summary(tmp_path, capsys):
+    from judgebench.judges.simulated import simulate_verdicts
+
+    v = save_table(simulate_verdicts(200, seed=0, position=1.0), tmp_path / "v.parquet")
+    assert main(["audit", "--verdicts", str(v), "--out", str(tmp_path / "a"),
+                 "--n-boot", "50"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) <= 15 and "position consistency" in out
+    assert f"Wrote {tmp_path / 'a' / 'audit.json'}" in out
+    assert "0.6266666" not in out  # three significant digits, not full precision
+    assert main(["calibrate", "--verdicts", str(v), "--out", str(tmp_path / "c"),
+                 "--n-boot", "50", "--json"]) == 0
+    assert "ece" in json.loads(capsys.readouterr().out)["raw"]
+    assert main(["calibrate", "--verdicts", str(v), "--out", str(tmp_path / "c"),
+                 "--n-boot", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "temperature" in out and f"Wrote {tmp_path / 'c' / 'calibration.json'}" in out
+
+
+def test_version(capsys):
+    from judgebench import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and __version__ in capsys.readouterr().out
+
+
+def _help(capsys, *argv: str) -> str:
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    return capsys.readouterr().out
+
+
+def test_help_describes_the_product(capsys):
+    text = _help(capsys)
+    assert "thin wrappers" not in text and "how biased is my AI judge" in text
+    assert "judgebench quickstart" in text and "--verbose" in text
+
+
+@pytest.mark.parametrize("command", ["judge", "audit", "calibrate", "report"])
+def test_every_option_has_help_and_examples(command, capsys):
+    from judgebench.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    parser = sub.choices[command]
+    bare = [a.option_strings or a.dest for a in parser._actions if not a.help]
+    assert not bare, f"{command}: options without help: {bare}"
+    assert f"examples:\n  judgebench {command}" in _help(capsys, command)
+
+
+@pytest.mark.parametrize("command", ["judge", "audit"])
+def test_help_lists_every_judge_kind(command, capsys):
+    from judgebench.judges.spec import _OPTIONS, KIND_HELP
+
+    text = _help(capsys, command)
+    for kind in [*_OPTIONS, "ensemble"]:
+        assert KIND_HELP[kind][0] in text
+
+
+def test_calibrate_help_lists_the_steps(capsys):
+    from judgebench.calibration.base import step_names
+
+    text = " ".join(_help(capsys, "calibrate").split())
+    assert all(name in text for name in step_names()) and "--fit-frac F" in text

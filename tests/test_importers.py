@@ -447,3 +447,126 @@ def test_import_log_rejects_unknown_formats_and_options(tmp_path):
     with pytest.raises(ValueError, match=r"Unknown option\(s\) \['subsets'\] for format "
                                          r"'llmbar'; allowed: \['subset', 'evaluator'"):
         import_log("llmbar", tmp_path, subsets="x")
+
+
+# ---------------------------------------------------------------------------------------------
+# Generic logs without hand conversion: recodes, drops, gzip, nested games, codings
+
+
+def _log(tmp_path, name: str, records: list[dict]) -> Path:
+    """Write ``records`` in the format ``name``'s suffix says (.csv[.gz], .json, .jsonl[.gz])."""
+    import gzip
+
+    path = tmp_path / name
+    df = pd.DataFrame(records)
+    inner = name[:-3] if name.endswith(".gz") else name
+    if inner.endswith(".csv"):
+        text = df.to_csv(index=False)
+    elif inner.endswith(".jsonl"):
+        text = df.to_json(orient="records", lines=True)
+    else:
+        text = json.dumps(records)
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+ZERO_BASED = [{"q": f"q{i}", "a": f"a{i}", "b": f"b{i}", "winner": w}
+              for i, w in enumerate([0, 1, 2, 0, 0])]
+
+
+@pytest.mark.parametrize("name", ["log.csv", "log.csv.gz", "log.json", "log.jsonl",
+                                  "log.jsonl.gz"])
+def test_generic_reads_every_container_and_recodes_values(tmp_path, name):
+    path = _log(tmp_path, name, ZERO_BASED)
+    with pytest.warns(UserWarning, match=r"Column 'winner' \(winner\) holds only \['0', '1', "
+                                         r"'2'\].*--map winner=0:1,1:2,2:tie"):
+        naive = import_log("generic", path, prompt="q", response_1="a", response_2="b")
+    assert naive.p_1.tolist() == [0.5, 1.0, 0.0, 0.5, 0.5]   # 0 read as a tie: the warning
+    import warnings as w
+    with w.catch_warnings():
+        w.simplefilter("error")  # a recode silences the coding warning
+        v = import_log("generic", path, prompt="q", response_1="a", response_2="b",
+                       winner="0:1,1:2,2:tie")
+    assert v.p_1.tolist() == [1.0, 0.0, 0.5, 1.0, 1.0]
+
+
+def test_decision_and_label_spellings(tmp_path):
+    recs = [{"prompt": "p", "response_1": "x", "response_2": "y", "order": o, "winner": w,
+             "label": lab}
+            for o, w, lab in [("12", "A>B", "A>B"), ("21", "A>B", "A>B"),
+                              ("12", "A=B", "tie"), ("21", "B>A", "A=B"),
+                              ("12", "tie", "B"), ("12", "[[B]]", "model_b")]]
+    for i, r in enumerate(recs):
+        r["prompt"] = f"p{i // 2}"
+    v = import_generic(_log(tmp_path, "d.jsonl", recs))
+    # A>B in order 21: the first shown (response_2) wins; B>A in 21: response_1 wins
+    assert v.p_1.tolist() == [1.0, 0.0, 0.5, 1.0, 0.5, 0.0]
+    assert v.label.tolist() == [1.0, 1.0, 0.5, 0.5, 2.0, 2.0]
+    with pytest.raises(ValueError, match=r"Label column 'label' row 0 holds 'better'.*"
+                                         r"--map label=better:1"):
+        import_generic(_log(tmp_path, "e.jsonl", [{**recs[0], "label": "better"}]))
+
+
+def test_drop_and_label_read_by_name(tmp_path):
+    recs = [{"prompt": "p", "response_1": "x", "response_2": "y", "winner": "1",
+             "label": "judge said so"}]
+    path = _log(tmp_path, "l.csv", recs)
+    with pytest.raises(ValueError, match="Label column 'label'"):
+        import_generic(path)
+    v = import_generic(path, drop="label")
+    assert "label" not in v.columns
+    with pytest.raises(ValueError, match=r"Cannot drop column\(s\) \['nope'\]"):
+        import_generic(path, drop=["nope"])
+
+
+def test_pair_ids_hash_model_ids_and_conflicting_repeats_fail(tmp_path):
+    base = {"prompt": "p", "response_1": "same", "response_2": "text", "winner": "1"}
+    pooled = [{**base, "model_1": "m1", "model_2": "m2"}, {**base, "model_1": "m3",
+                                                           "model_2": "m2"}]
+    v = import_generic(_log(tmp_path, "pool.jsonl", pooled))
+    assert v.pair_id.nunique() == 2          # same texts, other models: two pairs
+    repeat = import_generic(_log(tmp_path, "rep.jsonl", [base, base]))
+    assert repeat.pair_id.nunique() == 2 and repeat.pair_id.iloc[1].endswith("#2")
+    conflict = [{**base, "label": 1}, {**base, "label": 2}]
+    with pytest.raises(ValueError, match=r"rows 0 and 1 are the same pair .* conflicting labels"
+                                         r" 1 and 2.*--map pair_id=COLUMN"):
+        import_generic(_log(tmp_path, "conf.jsonl", conflict))
+
+
+def test_nested_records_explode_into_both_orders(tmp_path):
+    recs = [{"question": f"q{i}", "a": f"a{i}", "b": f"b{i}", "judge": "J",
+             "games": [{"score": s1}, {"score": s2}]}
+            for i, (s1, s2) in enumerate([("A>B", "B>A"), ("A>B", "A>B"), ("A=B", "B>A")])]
+    path = _log(tmp_path, "arena.json", recs)
+    v = import_generic(path, explode="games", prompt="question", response_1="a",
+                       response_2="b", winner="score")
+    assert v.order.tolist() == ["12", "21"] * 3
+    assert v.p_1.tolist() == [1.0, 1.0, 1.0, 0.0, 0.5, 1.0]
+    assert v.pair_id.nunique() == 3 and (v.groupby("pair_id").order.nunique() == 2).all()
+    with pytest.raises(ValueError, match=r"row 0: 'question' holds str, not a list of records"):
+        import_generic(path, explode="question", winner="score")
+
+
+def test_cli_import_map_errors_and_atomic_output(tmp_path, capsys):
+    from judgebench.cli import main
+
+    path = _log(tmp_path, "z.csv", ZERO_BASED)
+    out = tmp_path / "v.parquet"
+    assert main(["import", "generic", str(path), "--out", str(out), "--map", "prompt"]) == 2
+    assert "--map 'prompt': expected KEY=VALUE" in capsys.readouterr().err
+    assert main(["import", "generic", str(path), "--out", str(out), "--map", "prompt=q",
+                 "response_1=a", "response_2=b", "winner=0:1,1:2,2:tie"]) == 0
+    assert pd.read_parquet(out).p_1.tolist() == [1.0, 0.0, 0.5, 1.0, 1.0]
+    before = out.read_bytes()
+    bad = _log(tmp_path, "bad.csv", [*ZERO_BASED[:2], {"q": "x", "a": "y", "b": "z",
+                                                       "winner": 1, "order": "ab"}])
+    assert main(["import", "generic", str(bad), "--out", str(out), "--map", "prompt=q"]) == 2
+    assert out.read_bytes() == before        # a failed import writes nothing
+    fresh = tmp_path / "never.parquet"
+    assert main(["import", "generic", str(bad), "--out", str(fresh)]) == 2
+    assert not fresh.exists()
+    assert main(["import", "alpacaeval", str(path), "--out", str(fresh), "--drop", "x"]) == 2
+    assert "only the generic format" in capsys.readouterr().err

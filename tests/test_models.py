@@ -37,3 +37,20 @@ def test_dtype_choice():
     assert models.pick_dtype(torch.device("cuda")) == torch.bfloat16
     with pytest.raises(ValueError, match="dtype must be one of"):
         models.pick_dtype(torch.device("cpu"), "float8")
+
+
+@pytest.mark.parametrize("spec", ["/nonexistent", "./no/such/model", "~/no-such-model-dir",
+                                  "a/b/c"])
+def test_missing_local_model_is_named(spec):
+    with pytest.raises(FileNotFoundError, match="No model at .*does not exist.*a hub id"):
+        models.check_model_location(spec)
+
+
+def test_folder_without_config_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="without config.json.*save_pretrained"):
+        models.check_model_location(str(tmp_path))
+
+
+def test_hub_ids_are_not_checked_locally():
+    models.check_model_location("HuggingFaceTB/SmolLM2-135M-Instruct")  # may download later
+    models.check_model_location("gpt2")

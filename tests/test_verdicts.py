@@ -1,3 +1,6 @@
+import os
+import stat
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -7,7 +10,9 @@ from judgebench.judges import SimulatedJudge
 from judgebench.verdicts import (
     SchemaError,
     label_to_p1,
+    load_pairs,
     load_table,
+    load_verdicts,
     paired,
     save_table,
     validate_pairs,
@@ -94,3 +99,85 @@ def test_paired_wide(small_pairs):
     v = SimulatedJudge(seed=0).judge(small_pairs, orders=("12",), progress=False)
     wide = paired(v)
     assert list(wide.columns) == ["12", "21"] and wide["21"].isna().all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 17: text columns read as text, group-readable outputs, errors that name file and fix
+
+
+def test_numeric_looking_responses_load_as_text(tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    path.write_text('{"pair_id": 1, "prompt": "2+2?", "response_1": "4", "response_2": "NA"}\n'
+                    '{"pair_id": 2, "prompt": "3+3?", "response_1": 6, "response_2": "true"}\n')
+    pairs = load_pairs(path)
+    assert pairs["response_1"].tolist() == ["4", "6"]  # quoted or not, an answer is text
+    assert pairs["response_2"].tolist() == ["NA", "true"]
+    assert pairs["pair_id"].tolist() == ["1", "2"]
+
+
+def test_csv_text_columns_keep_na_and_numbers(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text("pair_id,prompt,response_1,response_2,model_1,label\n"
+                    "1,q,4,NA,,1\n2,q2,0012,null,m,NA\n")
+    pairs = load_pairs(path)
+    assert pairs["response_1"].tolist() == ["4", "0012"]
+    assert pairs["response_2"].tolist() == ["NA", "null"]
+    assert pairs["model_1"].isna().tolist() == [True, False]  # an empty metadata cell: not given
+    assert pairs["label"].isna().tolist() == [False, True]  # numeric columns keep NA parsing
+
+
+def test_csv_empty_response_blames_its_row_and_cause(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text("pair_id,prompt,response_1,response_2\n1,q,4,a\n2,q2,,b\n")
+    with pytest.raises(SchemaError, match=r"pairs.csv: response_1 is empty at row 1 "
+                                          r"\(pair_id='2'\).*fill in the response"):
+        load_pairs(path)
+
+
+def test_missing_response_is_named_missing(small_pairs):
+    with pytest.raises(SchemaError, match="response_2 is missing at row 0.*fill it in"):
+        validate_pairs(small_pairs.assign(response_2=[None, *small_pairs.response_2[1:]]))
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+def test_latin1_file_names_file_and_fix(tmp_path, suffix):
+    path = tmp_path / f"pairs.{suffix}"
+    text = ("pair_id,prompt,response_1,response_2\n1,café,a,b\n" if suffix == "csv" else
+            '{"pair_id": 1, "prompt": "café", "response_1": "a", "response_2": "b"}\n')
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(ValueError, match=rf"pairs.{suffix}.*not utf-8.*Re-save it as UTF-8.*"
+                                         r"--encoding latin-1"):
+        load_pairs(path)
+    assert load_pairs(path, encoding="latin-1")["prompt"].tolist() == ["café"]
+
+
+def test_pairs_table_given_as_verdicts_says_so(tmp_path, small_pairs):
+    path = save_table(small_pairs, tmp_path / "pairs.parquet")
+    with pytest.raises(SchemaError, match=r"pairs.parquet: This is a pairs table.*"
+                                          r"judgebench judge --judge SPEC --pairs FILE"):
+        load_verdicts(path)
+
+
+def test_verdicts_table_given_as_pairs_says_so(small_pairs):
+    v = SimulatedJudge(seed=0).judge(small_pairs, progress=False)
+    with pytest.raises(SchemaError, match=r"looks like a verdicts table.*--verdicts FILE"):
+        validate_pairs(v)
+
+
+def test_bad_json_line_is_named(tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    path.write_text('{"pair_id": 1, "prompt": "q", "response_1": "a", "response_2": "b"}\n{oops\n')
+    with pytest.raises(SchemaError, match=r"pairs.jsonl.*line 2 does not parse.*one JSON object"):
+        load_table(path)
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv", "jsonl"])
+def test_written_table_is_group_readable(tmp_path, small_pairs, suffix):
+    old = os.umask(0o022)
+    try:
+        path = save_table(small_pairs, tmp_path / f"pairs.{suffix}")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    assert mode == 0o644, oct(mode)  # 0o666 minus the umask, not mkstemp's 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left

@@ -13,6 +13,17 @@ Classes: each verdict and each gold label is *response_1 wins*, *response_2 wins
 * **s1_agreement** (MT-Bench S1): combined verdict == gold class, ties included as a class.
   **s2_agreement** (S2): the same over pairs where neither is a tie.
 * **kappa** (Cohen 1960): on the S1 table (3 classes); **kappa_s2** on the S2 table.
+
+Published scoring rules, under ``protocols`` (pairs with both orders valid; see
+docs/design/audit-definitions.md for each rule's source):
+
+* **pair_score**: each order scores +1 if its winner is the gold winner, -1 if it is the other
+  response, 0 for a judge tie; a pair is correct if the sum is > 0 (both right, or one right
+  and one tie). Pairs with a decisive gold label.
+* **both_orders_correct**: both orders' classes equal the gold class, ties a class (a gold tie
+  needs a tie in both orders); LLMBar's ``correct_both``.
+* **mtbench_s1** / **mtbench_s2**: Zheng et al. 2023's agreement with / without ties (the
+  same numbers as s1_agreement / s2_agreement, under the names a benchmark reports).
 """
 
 from __future__ import annotations
@@ -21,13 +32,21 @@ import numpy as np
 import pandas as pd
 
 from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, response1_wins
-from judgebench.audit.stats import Estimate, bootstrap_ci, per_pair, weighted_ratio
+from judgebench.audit.stats import (
+    Estimate,
+    bootstrap_ci,
+    per_pair,
+    shared_clusters,
+    weighted_ratio,
+)
 from judgebench.verdicts import SchemaError
 
 #: Class codes: response_1 wins, response_2 wins, tie.
 R1, R2, TIE = 0, 1, 2
 AGREEMENT_MEASURES = ("accuracy_12", "accuracy_21", "accuracy", "s1_agreement", "s2_agreement",
                       "kappa", "kappa_s2")
+#: Published scoring rules, reported as agreement.protocols.<name>.
+PROTOCOL_MEASURES = ("pair_score", "both_orders_correct", "mtbench_s1", "mtbench_s2")
 
 
 def gold_p1(labels: pd.Series | np.ndarray) -> np.ndarray:
@@ -76,28 +95,63 @@ def kappa_from_counts(counts: np.ndarray, k: int) -> np.ndarray:
 
 
 def _kappa_estimate(judge_cls: np.ndarray, gold_cls: np.ndarray, k: int, n_boot: int,
-                    seed: int) -> Estimate:
+                    seed: int, clusters: np.ndarray | None = None) -> Estimate:
     ok = np.isfinite(judge_cls) & np.isfinite(gold_cls)
     cell = (judge_cls[ok] * k + gold_cls[ok]).astype(int)  # each pair's contingency cell
 
     def stat(w: np.ndarray, c: np.ndarray) -> np.ndarray:
         return kappa_from_counts(w @ np.eye(k * k)[c], k)  # (B, k*k) resampled tables
 
-    return bootstrap_ci(stat, cell, n_boot=n_boot, seed=seed, compress=True)
+    return bootstrap_ci(stat, cell, n_boot=n_boot, seed=seed, compress=True,
+                        **_cluster_kw(clusters, ok))
 
 
-def _share(num: np.ndarray, den: np.ndarray, n_boot: int, seed: int) -> Estimate:
+def _cluster_kw(clusters: np.ndarray | None, keep: np.ndarray) -> dict:
+    if clusters is None:
+        return {}
+    return {"clusters": np.asarray(clusters, dtype=object)[keep], "cluster_name": "prompt"}
+
+
+def _share(num: np.ndarray, den: np.ndarray, n_boot: int, seed: int,
+           clusters: np.ndarray | None = None) -> Estimate:
     keep = den > 0
     return bootstrap_ci(weighted_ratio, num[keep], den[keep], n_boot=n_boot, seed=seed,
-                        compress=True)
+                        compress=True, **_cluster_kw(clusters, keep))
+
+
+def protocol_outcomes(p_12: np.ndarray, p_21: np.ndarray, gold: np.ndarray
+                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per pair (correct, counted) 0/1 arrays of ``pair_score`` and ``both_orders_correct``.
+
+    ``gold`` is P(response_1 is better) per pair. Only pairs with both orders valid count.
+
+    >>> o = protocol_outcomes(np.array([0.9, 0.9, 0.5]), np.array([0.2, 0.8, 0.2]),
+    ...                       np.array([1.0, 1.0, 1.0]))
+    >>> o["pair_score"][0].tolist(), o["both_orders_correct"][0].tolist()
+    ([1.0, 0.0, 1.0], [1.0, 0.0, 0.0])
+    """
+    g = label_class(np.asarray(gold, dtype=float))
+    c12, c21 = (label_class(r) for r in response1_wins(p_12, p_21))
+    both = np.isfinite(c12) & np.isfinite(c21) & np.isfinite(g)
+    decisive_gold = both & (g != TIE)
+    # +1 right, -1 the other response, 0 a judge tie (only defined for a decisive gold).
+    score = sum(np.where(c == g, 1.0, np.where(c == TIE, 0.0, -1.0)) for c in (c12, c21))
+    return {
+        "pair_score": ((decisive_gold & (score > 0)).astype(float), decisive_gold.astype(float)),
+        "both_orders_correct": ((both & (c12 == g) & (c21 == g)).astype(float),
+                                both.astype(float)),
+    }
 
 
 def agreement(
     p_12: np.ndarray, p_21: np.ndarray, gold: np.ndarray, *, n_boot: int = 1000, seed: int,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, Estimate]:
-    """Accuracy per order and averaged, S1/S2 agreement and Cohen's kappa against gold P(1).
+    """Accuracy per order and averaged, S1/S2 agreement, Cohen's kappa and the published
+    protocols (keys ``protocols.<name>``, see the module doc) against gold P(1).
 
     ``gold`` is P(response_1 is better) per pair (see :func:`gold_p1`); NaN = unlabelled.
+    ``clusters`` (one label per pair, e.g. the prompt) resamples whole clusters.
 
     >>> a = agreement(np.array([0.9, 0.9]), np.array([0.2, 0.8]), np.array([1.0, 1.0]),
     ...               seed=0, n_boot=0)
@@ -120,36 +174,169 @@ def agreement(
     comb = combined_class(p_12, p_21)
     s1 = np.isfinite(comb) & np.isfinite(g)
     s2 = s1 & (comb != TIE) & (g != TIE)
-    kw = {"n_boot": n_boot, "seed": seed}
+    kw = {"n_boot": n_boot, "seed": seed, "clusters": clusters}
+    proto = protocol_outcomes(p_12, p_21, gold)
+    s1_share = _share((s1 & (comb == g)).astype(float), s1.astype(float), **kw)
+    s2_share = _share((s2 & (comb == g)).astype(float), s2.astype(float), **kw)
     return {
         "accuracy_12": _share(c12, v12, **kw),
         "accuracy_21": _share(c21, v21, **kw),
         # Per pair: mean correctness over its valid orders (num/den both per pair).
         "accuracy": _share(np.where(v12 + v21 > 0, (c12 + c21) / np.maximum(v12 + v21, 1), 0),
                            (v12 + v21 > 0).astype(float), **kw),
-        "s1_agreement": _share((s1 & (comb == g)).astype(float), s1.astype(float), **kw),
-        "s2_agreement": _share((s2 & (comb == g)).astype(float), s2.astype(float), **kw),
+        "s1_agreement": s1_share,
+        "s2_agreement": s2_share,
         "kappa": _kappa_estimate(np.where(s1, comb, np.nan), g, 3, **kw),
         "kappa_s2": _kappa_estimate(np.where(s2, comb, np.nan), np.where(s2, g, np.nan), 2,
                                     **kw),
+        "protocols.pair_score": _share(*proto["pair_score"], **kw),
+        "protocols.both_orders_correct": _share(*proto["both_orders_correct"], **kw),
+        "protocols.mtbench_s1": s1_share,
+        "protocols.mtbench_s2": s2_share,
     }
 
 
 def agreement_table(verdicts: pd.DataFrame, *, n_boot: int = 1000, seed: int) -> pd.DataFrame:
     """Agreement measures per judge as a long table; skipped (with a note) without gold labels."""
-    pp = per_pair(verdicts, ["label"])
+    pp = per_pair(verdicts, ["label", "prompt"])
+    names = AGREEMENT_MEASURES + tuple(f"protocols.{m}" for m in PROTOCOL_MEASURES)
     rows: list[dict] = []
     for judge, grp in pp.groupby("judge", sort=True):
         if "label" not in grp.columns or grp["label"].isna().all():
             why = "no gold labels (the label column is absent or empty)"
             empty = Estimate(np.nan, np.nan, np.nan, 0)
-            rows += estimate_rows(judge, "agreement", dict.fromkeys(AGREEMENT_MEASURES, empty),
-                                  dict.fromkeys(AGREEMENT_MEASURES, why))
+            rows += estimate_rows(judge, "agreement", dict.fromkeys(names, empty),
+                                  dict.fromkeys(names, why))
             continue
+        # Pairs that share a prompt are resampled together (audit-definitions.md).
         est = agreement(grp["p_12"].to_numpy(), grp["p_21"].to_numpy(), gold_p1(grp["label"]),
-                        n_boot=n_boot, seed=seed)
+                        n_boot=n_boot, seed=seed, clusters=shared_clusters(grp))
         orders = set(verdicts.loc[verdicts["judge"] == judge, "order"].astype(str).unique())
         notes = {f"accuracy_{o}": f"order '{o}' was not judged" for o in ("12", "21")
                  if o not in orders}
+        if not {"12", "21"} <= orders:
+            notes.update({f"protocols.{m}": f"needs both orders ('12' and '21'); judge "
+                                            f"{judge!r} has only {sorted(orders)}"
+                          for m in ("pair_score", "both_orders_correct")})
         rows += estimate_rows(judge, "agreement", est, notes)
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Panels of judges: Krippendorff's alpha
+
+
+def panel_classes(verdicts: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Each judge's combined verdict class per pair: (table pair_id x judge, prompt clusters).
+
+    The table holds R1, R2, TIE (:func:`combined_class`: both orders agree, else a tie; one
+    valid order gives its class) and NaN where the judge has no valid verdict on the pair. The
+    clusters are the pairs' prompts when some pairs share one (else None), in the table's row
+    order.
+
+    >>> v = pd.DataFrame({"pair_id": ["a", "a", "a", "a"], "judge": ["j", "j", "k", "k"],
+    ...                   "order": ["12", "21"] * 2, "p_first": [0.9, 0.2, 0.5, np.nan],
+    ...                   "failed": [False, False, False, True]})
+    >>> panel_classes(v)[0].values.tolist()
+    [[0.0, 2.0]]
+    """
+    pp = per_pair(verdicts, ["prompt"])
+    pp = pp.assign(cls=combined_class(pp["p_12"].to_numpy(), pp["p_21"].to_numpy()))
+    table = pp.pivot(index="pair_id", columns="judge", values="cls").sort_index(axis=1)
+    clusters = None
+    if "prompt" in pp.columns:
+        prompts = pp.drop_duplicates("pair_id").set_index("pair_id")["prompt"]
+        clusters = shared_clusters(prompts.reindex(table.index).to_frame())
+    return table, clusters
+
+
+def unit_coincidences(values: np.ndarray, k: int) -> np.ndarray:
+    """Each unit's coincidences (Krippendorff 2011, §3): shape (n_units, k*k).
+
+    ``values`` (n_units, n_coders) holds class codes 0..k-1 or NaN (missing). A unit with m
+    values adds (n_c n_k - [c = k] n_c) / (m - 1) to cell (c, k); a unit with fewer than two
+    values is not pairable and adds nothing.
+
+    >>> unit_coincidences(np.array([[0, 0, 1]]), 2).tolist()
+    [[1.0, 1.0, 1.0, 0.0]]
+    """
+    values = np.asarray(values, dtype=float)
+    ok = np.isfinite(values)
+    counts = np.stack([((values == c) & ok).sum(axis=1) for c in range(k)], axis=1).astype(float)
+    m = counts.sum(axis=1)
+    outer = counts[:, :, None] * counts[:, None, :] - counts[:, :, None] * np.eye(k)[None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        o = np.where((m >= 2)[:, None, None], outer / (m - 1)[:, None, None], 0.0)
+    return o.reshape(len(values), k * k)
+
+
+def alpha_from_coincidences(o: np.ndarray, k: int) -> np.ndarray:
+    """Nominal alpha per row of summed coincidences, shape (B, k*k) -> (B,); NaN when every
+    value is the same class (no expected disagreement).
+
+    alpha = 1 - (n - 1) * sum_{c != k} o_ck / sum_{c != k} n_c n_k, n_c the margins.
+    """
+    t = np.asarray(o, dtype=float).reshape(-1, k, k)
+    n_c = t.sum(axis=2)
+    n = n_c.sum(axis=1)
+    observed = n - np.trace(t, axis1=1, axis2=2)  # off-diagonal coincidences
+    expected = n**2 - (n_c**2).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(expected > 0, 1.0 - (n - 1) * observed / expected, np.nan)
+
+
+def krippendorff_alpha(values: np.ndarray, *, k: int = 3, n_boot: int = 1000, seed: int,
+                       clusters: np.ndarray | None = None) -> Estimate:
+    """Krippendorff's nominal alpha, units as rows and coders as columns, with a unit bootstrap.
+
+    ``values`` (n_units, n_coders): class codes 0..k-1, NaN where a coder gave no value. The CI
+    resamples units (pairs), or whole ``clusters`` (one label per unit, e.g. the prompt); ``n``
+    counts pairable units (two or more values). Equals the ``krippendorff`` package's
+    ``alpha(level_of_measurement="nominal")`` (with coders as its rows).
+
+    >>> krippendorff_alpha(np.array([[0, 0], [1, 1], [2, np.nan]]), n_boot=0, seed=0).estimate
+    1.0
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2:
+        raise ValueError(f"values must be a (units, coders) table; got shape {values.shape}.")
+    bad = np.isfinite(values) & ~np.isin(values, np.arange(k))
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"values must be class codes 0..{k - 1} or NaN; unit {i}, coder {j} "
+                         f"is {values[i, j]!r}.")
+    o = unit_coincidences(values, k)
+    pairable = np.isfinite(values).sum(axis=1) >= 2
+
+    def stat(w: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        return alpha_from_coincidences(w @ cells, k)
+
+    return bootstrap_ci(stat, o[pairable], n_boot=n_boot, seed=seed, compress=True,
+                        **_cluster_kw(clusters, pairable))
+
+
+def panel_agreement(verdicts: pd.DataFrame, *, n_boot: int = 1000, seed: int) -> dict:
+    """Krippendorff's alpha of a panel: pairs as units, judges as coders, classes R1/R2/TIE.
+
+    Returns audit.json's ``panel`` block: ``krippendorff_alpha`` (an Estimate's dict), the
+    ``judges`` and ``n_pairs``; with fewer than two judges, ``skipped`` says why.
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> v = pd.concat([simulate_verdicts(50, seed=0, judge=j) for j in "ab"])
+    >>> panel_agreement(v, n_boot=0, seed=0)["krippendorff_alpha"]["estimate"] > 0.5
+    True
+    """
+    table, clusters = panel_classes(verdicts)
+    out: dict = {"judges": [str(j) for j in table.columns], "n_pairs": int(len(table)),
+                 "classes": ["response_1", "response_2", "tie"]}
+    if table.shape[1] < 2:
+        out["skipped"] = {"krippendorff_alpha": "needs two or more judges in the table"}
+        return out
+    est = krippendorff_alpha(table.to_numpy(dtype=float), n_boot=n_boot, seed=seed,
+                             clusters=clusters)
+    out["krippendorff_alpha"] = est.to_dict()
+    out["krippendorff_alpha"]["se"] = None if not np.isfinite(est.se) else float(est.se)
+    if not np.isfinite(est.estimate):
+        out["skipped"] = {"krippendorff_alpha": "fewer than two pairable pairs, or every "
+                                                "verdict is the same class"}
+    return out

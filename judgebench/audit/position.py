@@ -25,13 +25,22 @@ import numpy as np
 import pandas as pd
 from scipy.special import logit
 
-from judgebench.audit.stats import Estimate, bootstrap_ci, per_pair, weighted_mean, weighted_ratio
+from judgebench.audit.stats import (
+    Estimate,
+    bootstrap_ci,
+    per_pair,
+    shared_clusters,
+    shifted,
+    weighted_mean,
+    weighted_ratio,
+)
 
 #: Clip for logits of hard (0/1) probabilities: logit(1 - 1e-4) = 9.21.
 OFFSET_EPS = 1e-4
 #: Offsets are resampled on a grid of sd/OFFSET_GRID (estimate and CI shift stay exact).
 OFFSET_GRID = 100
-TABLE_COLUMNS = ["judge", "measure", "estimate", "ci_low", "ci_high", "n", "note"]
+TABLE_COLUMNS = ["judge", "measure", "estimate", "ci_low", "ci_high", "n", "note",
+                 "n_boot_failed", "method", "se"]
 POSITION_MEASURES = ("consistency", "conflict_rate", "p_first", "same_position_preferred",
                      "offset_logit")
 
@@ -105,23 +114,30 @@ def offset_logits(p_12: np.ndarray, p_21: np.ndarray, eps: float = OFFSET_EPS) -
     return (logit(a) + logit(b)) / 2.0
 
 
-def _mean_on_grid(x: np.ndarray, n_boot: int, seed: int) -> Estimate:
+def _mean_on_grid(x: np.ndarray, n_boot: int, seed: int,
+                  clusters: np.ndarray | None = None) -> Estimate:
     """Bootstrap mean of a continuous per-pair value, resampled on a fine grid for speed.
 
     Rounding to sd/OFFSET_GRID lets identical values share one multinomial draw (a million
     pairs collapse to ~1000 distinct values). The rounding adds variance of (sd/100)^2/12
     per pair (1e-5 of the total) and its mean shift is removed, so the CI is exact to ~1e-5.
     """
-    x = x[np.isfinite(x)]
+    ok = np.isfinite(x)
+    x = x[ok]
+    kw = {"n_boot": n_boot, "seed": seed, "compress": True, **_cluster_kw(clusters, ok)}
     sd = float(np.std(x)) if x.size else 0.0
     if sd == 0.0:
-        return bootstrap_ci(weighted_mean, x, n_boot=n_boot, seed=seed, compress=True)
+        return bootstrap_ci(weighted_mean, x, **kw)
     step = sd / OFFSET_GRID
     coarse = np.round(x / step) * step
-    est = bootstrap_ci(weighted_mean, coarse, n_boot=n_boot, seed=seed, compress=True)
-    exact = float(np.mean(x))
-    shift = exact - est.estimate
-    return Estimate(exact, est.ci_low + shift, est.ci_high + shift, est.n)
+    return shifted(bootstrap_ci(weighted_mean, coarse, **kw), float(np.mean(x)))
+
+
+def _cluster_kw(clusters: np.ndarray | None, keep: np.ndarray) -> dict:
+    """bootstrap_ci's cluster arguments for the pairs in ``keep`` (none without clusters)."""
+    if clusters is None:
+        return {}
+    return {"clusters": np.asarray(clusters, dtype=object)[keep], "cluster_name": "prompt"}
 
 
 def position_bias(
@@ -131,13 +147,15 @@ def position_bias(
     n_boot: int = 1000,
     seed: int,
     eps: float = OFFSET_EPS,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, Estimate]:
     """All position measures from P(first) per pair in orders 12 and 21 (NaN = no verdict).
 
     Consistency (Zheng et al. 2023, Table 2), conflict rate (Wang et al. 2023), P(first) over
     decisive verdicts, % same position preferred (Lee et al. 2023, Table 4), and the mean logit
     offset. Paired measures use the pairs valid in both orders; P(first) uses every decisive
-    verdict. ``n`` is the number of pairs behind each estimate.
+    verdict. ``n`` is the number of pairs behind each estimate. ``clusters`` (one label per
+    pair, e.g. the prompt) resamples whole clusters instead of pairs.
 
     >>> est = position_bias(np.array([0.9, 0.8, 0.3]), np.array([0.2, 0.7, 0.6]), seed=0)
     >>> est["consistency"].estimate, est["p_first"].estimate
@@ -151,12 +169,15 @@ def position_bias(
     both = np.isfinite(o["consistent"])
     kw = {"n_boot": n_boot, "seed": seed, "compress": True}
     dec = o["decisive"] > 0
+    kb, kd = {**kw, **_cluster_kw(clusters, both)}, {**kw, **_cluster_kw(clusters, dec)}
     return {
-        "consistency": bootstrap_ci(weighted_mean, o["consistent"][both], **kw),
-        "conflict_rate": bootstrap_ci(weighted_mean, 1.0 - o["consistent"][both], **kw),
-        "p_first": bootstrap_ci(weighted_ratio, o["first_wins"][dec], o["decisive"][dec], **kw),
-        "same_position_preferred": bootstrap_ci(weighted_mean, o["same_position"][both], **kw),
-        "offset_logit": _mean_on_grid(offset_logits(p_12[both], p_21[both], eps), n_boot, seed),
+        "consistency": bootstrap_ci(weighted_mean, o["consistent"][both], **kb),
+        "conflict_rate": bootstrap_ci(weighted_mean, 1.0 - o["consistent"][both], **kb),
+        "p_first": bootstrap_ci(weighted_ratio, o["first_wins"][dec], o["decisive"][dec], **kd),
+        "same_position_preferred": bootstrap_ci(weighted_mean, o["same_position"][both], **kb),
+        "offset_logit": _mean_on_grid(offset_logits(p_12[both], p_21[both], eps), n_boot, seed,
+                                      None if clusters is None
+                                      else np.asarray(clusters, dtype=object)[both]),
     }
 
 
@@ -178,11 +199,12 @@ def estimate_rows(judge: str, prefix: str, estimates: dict[str, Estimate],
         if note:
             rows.append({"judge": judge, "measure": f"{prefix}.{name}", "estimate": np.nan,
                          "ci_low": np.nan, "ci_high": np.nan, "n": int(est.n), "note": note,
-                         **extra})
+                         "n_boot_failed": 0, "method": "", "se": np.nan, **extra})
         else:
             rows.append({"judge": judge, "measure": f"{prefix}.{name}", "estimate": est.estimate,
                          "ci_low": est.ci_low, "ci_high": est.ci_high, "n": int(est.n),
-                         "note": "", **extra})
+                         "note": "", "n_boot_failed": int(est.n_boot_failed),
+                         "method": est.method, "se": est.se, **extra})
     return rows
 
 
@@ -210,14 +232,16 @@ def position_table(
     if missing:
         raise ValueError(f"position_table: grouping column(s) {missing} are not in the verdicts "
                          f"table; available: {list(verdicts.columns)}.")
-    pp = per_pair(verdicts, by)
+    pp = per_pair(verdicts, [*by, "prompt"])
     rows: list[dict] = []
     for keys, grp in pp.groupby(["judge", *by], sort=True, dropna=False):
         keys = keys if isinstance(keys, tuple) else (keys,)
         judge, extra = keys[0], dict(zip(by, keys[1:]))
         orders = verdicts.loc[verdicts["judge"] == judge, "order"].astype(str).unique()
+        # Pairs that share a prompt are not independent: resample prompts (audit-definitions).
         est = position_bias(grp["p_12"].to_numpy(), grp["p_21"].to_numpy(), n_boot=n_boot,
-                            seed=seed, eps=eps)
+                            seed=seed, eps=eps,
+                            clusters=None if "prompt" in by else shared_clusters(grp))
         notes: dict[str, str] = {}
         if not {"12", "21"} <= set(orders):
             notes = {m: f"needs both orders ('12' and '21'); judge {judge!r} has only "

@@ -1,5 +1,11 @@
 """One uncertainty layer: a bootstrap CI for any statistic, resampling pairs (not rows).
 
+Pairs are resampled one by one, or by cluster (``clusters=``: one label per pair, e.g. its
+prompt) when pairs are not independent: pairs that share a prompt move together. A resample
+whose statistic is undefined (NaN: an empty subset, a fit with no optimum) is counted in
+``Estimate.n_boot_failed``, never dropped silently, and ``Estimate.method`` says how the
+interval was made.
+
 Every statistic is written once as a function of resampling *weights*: ``statistic(w, *arrays)``
 gets ``w`` of shape (B, n) (how often each of the n pairs is drawn in each of B resamples) and
 per-pair arrays whose first axis has length n, and returns B values. The point estimate is the
@@ -15,7 +21,7 @@ thousand resamples of a million pairs take seconds (rliable's design, vectorised
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -24,21 +30,42 @@ Statistic = Callable[..., np.ndarray]
 
 #: Resamples drawn per block; bounds memory at block * n_pairs counts.
 _BLOCK_ELEMENTS = 20_000_000
+#: ``Estimate.method`` values.
+PERCENTILE = "percentile"
+RECENTRED = "percentile, bias-recentred"
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with its 95% (or ``level``) bootstrap CI and the number of pairs."""
+    """A point estimate with its 95% (or ``level``) bootstrap CI and the number of pairs.
+
+    ``n_boot_failed``: resamples whose statistic was NaN (left out of the quantiles; the
+    interval rests on the others). ``method``: ``"percentile"``, or ``"percentile,
+    bias-recentred"`` when the percentile interval missed its own estimate (see
+    :func:`bootstrap_ci`), with the bootstrap bias estimate in ``bias``; either followed by
+    ``"; K clusters of COLUMN"`` when whole clusters were resampled. ``se``: the standard
+    deviation of the finite replicates (the bootstrap standard error), which the audit's
+    p-values and minimum detectable effects use (:mod:`judgebench.audit.decisions`).
+    """
 
     estimate: float
     ci_low: float
     ci_high: float
     n: int
+    n_boot_failed: int = 0
+    method: str = PERCENTILE
+    bias: float = float("nan")
+    se: float = float("nan")
 
     def to_dict(self) -> dict:
-        """The JSON form used in audit.json: ``{"estimate", "ci": [lo, hi], "n"}``."""
-        return {"estimate": _f(self.estimate), "ci": [_f(self.ci_low), _f(self.ci_high)],
-                "n": int(self.n)}
+        """The JSON form used in audit.json: ``{"estimate", "ci": [lo, hi], "n",
+        "n_boot_failed", "method"}``, and ``"bias"`` when the interval was recentred."""
+        out = {"estimate": _f(self.estimate), "ci": [_f(self.ci_low), _f(self.ci_high)],
+               "n": int(self.n), "n_boot_failed": int(self.n_boot_failed),
+               "method": self.method}
+        if np.isfinite(self.bias):
+            out["bias"] = float(self.bias)
+        return out
 
     def covers(self, value: float) -> bool:
         """Whether ``value`` lies inside the CI."""
@@ -70,6 +97,8 @@ def bootstrap_ci(
     seed: int,
     level: float = 0.95,
     compress: bool = False,
+    clusters: np.ndarray | None = None,
+    cluster_name: str = "cluster",
 ) -> Estimate:
     """Percentile bootstrap CI of ``statistic`` over pairs (the first axis of every array).
 
@@ -77,15 +106,45 @@ def bootstrap_ci(
     :func:`unique_rows`) and resamples the distinct rows with multinomial counts: the same
     bootstrap distribution, at a cost that grows with the number of distinct rows instead of
     the number of pairs. Valid for any statistic of the weighted pairs (all of judgebench's).
+
+    ``clusters`` (one label per pair, e.g. the prompt) resamples whole clusters with
+    replacement: each pair's weight is the number of times its cluster is drawn (Davison &
+    Hinkley 1997, §3.8). ``cluster_name`` only labels ``method``.
+
+    Resamples with a NaN statistic are counted in ``n_boot_failed``. When the percentile
+    interval does not contain the point estimate (a statistic whose bootstrap replicates are
+    biased, like ECE, which noise inflates once in the sample and again in each resample), the
+    interval is recentred by the bootstrap bias b = mean(replicates) - estimate: [lo - b, hi - b]
+    (Efron & Tibshirani 1993, §10), ``method`` says so and ``bias`` holds b.
+
+    >>> est = bootstrap_ci(weighted_mean, np.array([0., 1., 1., 1.]), n_boot=50, seed=0,
+    ...                    clusters=np.array(["a", "a", "b", "b"]), cluster_name="prompt")
+    >>> est.method, est.n_boot_failed
+    ('percentile; 2 clusters of prompt', 0)
     """
     if not arrays:
         raise ValueError("bootstrap_ci needs at least one per-pair array.")
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
         raise ValueError(f"all arrays must have the same first axis; got {[len(a) for a in arrays]}.")
+    if clusters is not None and len(clusters) != n:
+        raise ValueError(f"clusters needs one label per pair ({n}); got {len(clusters)}. Pass "
+                         "the cluster column of the same per-pair rows as the arrays.")
     if n == 0:
         return Estimate(float("nan"), float("nan"), float("nan"), 0)
-    if compress:
+    method = PERCENTILE
+    if clusters is not None:
+        codes, uniq = pd.factorize(pd.Series(np.asarray(clusters, dtype=object)),
+                                   use_na_sentinel=False)
+        method = f"{PERCENTILE}; {len(uniq)} clusters of {cluster_name}"
+        if compress:
+            counts, rows = unique_rows(codes.astype(np.float64), *arrays)
+            row_code, arrays = rows[0].astype(np.int64), rows[1:]
+        else:
+            counts, row_code = np.ones(n, dtype=np.int64), codes
+        point = float(np.asarray(statistic(counts[None, :].astype(float), *arrays))[0])
+        blocks = cluster_weights(row_code, counts, len(uniq), n_boot, seed)
+    elif compress:
         counts, arrays = unique_rows(*arrays)
         point = float(np.asarray(statistic(counts[None, :].astype(float), *arrays))[0])
         blocks = compressed_weights(counts, n_boot, seed)
@@ -93,14 +152,77 @@ def bootstrap_ci(
         point = float(np.asarray(statistic(np.ones((1, n)), *arrays))[0])
         blocks = bootstrap_weights(n, n_boot, seed)
     if n_boot <= 0:
-        return Estimate(point, float("nan"), float("nan"), n)
+        return Estimate(point, float("nan"), float("nan"), n, 0, method)
     values = np.concatenate([np.asarray(statistic(w, *arrays), dtype=float) for w in blocks])
-    values = values[np.isfinite(values)]
+    finite = np.isfinite(values)
+    n_failed = int((~finite).sum())
+    values = values[finite]
     if values.size == 0:
-        return Estimate(point, float("nan"), float("nan"), n)
+        return Estimate(point, float("nan"), float("nan"), n, n_failed, method)
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(values, [alpha, 1.0 - alpha])
-    return Estimate(point, float(lo), float(hi), n)
+    se = float(np.std(values, ddof=1)) if values.size > 1 else float("nan")
+    est = Estimate(point, float(lo), float(hi), n, n_failed, method, se=se)
+    return recentre(est, values)
+
+
+def recentre(est: Estimate, values: np.ndarray) -> Estimate:
+    """The interval shifted by the bootstrap bias when it misses its own estimate; else as is.
+
+    >>> round(recentre(Estimate(0.2, 0.25, 0.45, 10), np.array([0.25, 0.35, 0.45])).ci_low, 3)
+    0.1
+    """
+    if not (np.isfinite(est.estimate) and np.isfinite(est.ci_low)) or \
+            est.ci_low <= est.estimate <= est.ci_high:
+        return est
+    bias = float(np.mean(values)) - est.estimate
+    return replace(est, ci_low=est.ci_low - bias, ci_high=est.ci_high - bias,
+                   method=est.method.replace(PERCENTILE, RECENTRED, 1), bias=bias)
+
+
+def shifted(est: Estimate, exact: float) -> Estimate:
+    """``est`` moved so its point estimate is ``exact`` (for statistics bootstrapped on a grid)."""
+    shift = exact - est.estimate
+    return replace(est, estimate=exact, ci_low=est.ci_low + shift, ci_high=est.ci_high + shift)
+
+
+def cluster_weights(row_cluster: np.ndarray, counts: np.ndarray, n_clusters: int, n_boot: int,
+                    seed: int):
+    """Yield blocks of per-row weights, shape (b, R), from resampling whole clusters.
+
+    ``row_cluster`` (R,) is each row's cluster code in [0, n_clusters), ``counts`` (R,) how many
+    pairs the row stands for. A resample draws n_clusters clusters with replacement; a row's
+    weight is its count times the number of draws of its cluster.
+    """
+    if seed is None:
+        raise ValueError("seed is required (no silent random default); pass an int.")
+    rng = np.random.default_rng(seed)
+    row_cluster = np.asarray(row_cluster, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.float64)
+    block = max(1, min(n_boot, _BLOCK_ELEMENTS // max(len(row_cluster), n_clusters, 1)))
+    done = 0
+    while done < n_boot:
+        b = min(block, n_boot - done)
+        draws = rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=b)
+        yield draws[:, row_cluster].astype(np.float64) * counts[None, :]
+        done += b
+
+
+def shared_clusters(pp: pd.DataFrame, column: str = "prompt") -> np.ndarray | None:
+    """``pp[column]`` as cluster labels when some pairs share a value, else None (pairs are
+    the clusters). What the audits use to resample pairs that share a prompt together.
+
+    >>> shared_clusters(pd.DataFrame({"prompt": ["a", "a", "b"]})).tolist()
+    ['a', 'a', 'b']
+    >>> shared_clusters(pd.DataFrame({"prompt": ["a", "b"]})) is None
+    True
+    """
+    if column not in pp.columns:
+        return None
+    values = pp[column]
+    if values.isna().any() or values.nunique() >= len(values):
+        return None
+    return values.to_numpy(dtype=object)
 
 
 def unique_rows(*arrays: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:

@@ -6,11 +6,19 @@ verbosity, self-preference, agreement and (with a judge) the counterfactual prob
 * ``audit.json``: one ``{"estimate", "ci": [lo, hi], "n"}`` per measure, nested by group
   (``{"position": {"consistency": {...}}}``), with ``n_verdicts``, ``n_failed`` and
   ``skipped`` ({measure: reason}) beside them. One judge: these keys sit at the top level.
-  Several judges: ``{"judges": {name: {...}}, "n_verdicts", "n_failed", "settings"}``.
+  Several judges: ``{"judges": {name: {...}}, "n_verdicts", "n_failed", "settings"}``, and
+  ``panel``: the judges' Krippendorff's alpha (``audit/agreement.py``).
+  Each bias measure is also tested against its null (``p_value``, Benjamini–Hochberg
+  ``q_value``, ``mde``, ``verdict``; ``audit/decisions.py``), and ``flags`` lists the flagged
+  ones; ``noise`` holds the probes' baselines (placebo, repeat).
 * ``measures.csv`` (every measure, long form), ``position.csv`` (per judge, and per ``source``
   when the table has several), ``verbosity_bins.csv``, ``padding.csv`` (dose-response),
   ``probes.csv``, ``agreement.csv``, ``self_preference.csv``.
 * ``verdicts.parquet`` (the audited verdicts) and ``probe_verdicts.parquet`` (padding and CALM).
+* ``features`` in audit.json (``features.<name>.observational_slope``, ``.p_prefer_feature``,
+  ``.gold_prefer_feature``; with a judge ``.effect_logit`` and ``.win_rate`` from the
+  counterfactual probes, and a ``skipped`` dict of its own), ``features.csv`` (every feature
+  measure, per dose too) and ``feature_probe_verdicts.parquet`` (see ``audit/features.py``).
 """
 
 from __future__ import annotations
@@ -22,14 +30,32 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from judgebench.audit.agreement import agreement_table
-from judgebench.audit.perturb import EDITS, padded_pairs
+from judgebench.audit.agreement import agreement_table, panel_agreement
+from judgebench.audit.decisions import ALPHA, OBSERVATIONAL, SLOPE_NOTE, decide, mcnemar_table
+from judgebench.audit.features import (
+    FEATURE_DOSES,
+    features_block,
+    features_table,
+    resolve_features,
+    run_feature_probes,
+)
+from judgebench.audit.perturb import EDITS, NOISE_EDITS, padded_pairs
 from judgebench.audit.position import TABLE_COLUMNS, position_table
-from judgebench.audit.probes import baseline_loser, judge_probe_pairs, probe_pairs, probe_table
+from judgebench.audit.probes import (
+    baseline_loser,
+    identical_pairs,
+    identical_table,
+    judge_probe_pairs,
+    probe_pairs,
+    probe_table,
+    repeat_pairs,
+)
 from judgebench.audit.self_preference import self_preference_table
 from judgebench.audit.verbosity import length_bins_table, padding_table, verbosity_table
+from judgebench.judges.base import progress_label
 from judgebench.verdicts import (
     PAIR_REQUIRED,
+    load_pairs,
     load_table,
     save_table,
     validate_pairs,
@@ -40,7 +66,7 @@ from judgebench.verdicts import (
 PROBE_SAMPLE = 200
 #: Padding doses (characters added) judged by run_audit.
 PADDING_DOSES = (50, 200, 800)
-_GROUPS = ("position", "verbosity", "self_preference", "probes", "agreement")
+_GROUPS = ("position", "verbosity", "self_preference", "probes", "noise", "agreement")
 
 
 def run_audit(
@@ -55,6 +81,8 @@ def run_audit(
     probe_sample: int = PROBE_SAMPLE,
     progress: bool = True,
     padding_doses: tuple[int, ...] = PADDING_DOSES,
+    features: Any = None,
+    feature_doses: tuple[int, ...] = FEATURE_DOSES,
 ) -> dict:
     """Audit a judge: position, verbosity, self-preference, probes, agreement (DESIGN §4).
 
@@ -62,7 +90,10 @@ def run_audit(
     to judge in both orders. With a judge and ``probes=True`` it also re-judges padded copies
     (``padding_doses`` characters added) and CALM-edited copies of up to ``probe_sample``
     pairs. ``judge_model`` names the judge's own model in model_1/model_2 for self-preference
-    (applied to every judge in the table).
+    (applied to every judge in the table). ``features`` (names, Features or {name: detector};
+    None: lexical, tone, self_praise, format; ``()``: none) are audited observationally on the
+    verdicts and, with a judge and probes, by adding ``feature_doses`` units of each to one
+    response of the probe sample (``audit/features.py``).
     Returns the audit dict (what ``audit.json`` holds); writes files when ``out_dir`` is given.
 
     >>> from judgebench.judges.simulated import simulate_verdicts
@@ -70,9 +101,10 @@ def run_audit(
     >>> res["position"]["offset_logit"]["ci"][0] > 0.5, "agreement" in res
     (True, True)
     """
-    judge_obj = _resolve_judge(judge)
-    pairs_df = None if pairs is None else validate_pairs(_as_table(pairs, "pairs"))
+    # The tables first: a bad file fails in seconds, before a judge's model loads.
+    pairs_df = None if pairs is None else _as_pairs(pairs)
     table = None if verdicts is None else _as_table(verdicts, "verdicts")
+    judge_obj = _resolve_judge(judge)
     if table is None and judge_obj is None:
         raise ValueError("run_audit needs verdicts=TABLE_OR_FILE, or judge=JUDGE with "
                          "pairs=TABLE_OR_FILE to judge in both orders.")
@@ -104,25 +136,78 @@ def run_audit(
                                                  probe_sample, progress, padding_doses)
         tables.update(probe_tabs)
 
+    feature_rows, feature_verdicts = _feature_audit(
+        features, feature_doses, table, judge_obj, pairs_df, probes, probe_sample, n_boot, seed,
+        cache, progress)
+    if feature_rows is not None:
+        tables["features"] = feature_rows
     measures = pd.concat([t for k, t in tables.items() if k in _MEASURE_TABLES],
                          ignore_index=True)
     result = _assemble(table, measures, skipped, judge_obj,
                        {"seed": seed, "n_boot": n_boot, "level": 0.95, "probes": bool(probes),
                         "judge_model": judge_model, "probe_sample": probe_sample,
-                        "padding_doses": list(padding_doses)})
+                        "padding_doses": list(padding_doses), "alpha": ALPHA,
+                        "tests": "Benjamini-Hochberg q-values per judge; "
+                                 "docs/design/audit-definitions.md"}, feature_rows)
+    if "judges" in result:
+        # Several judges: how far they agree with each other (Krippendorff's alpha).
+        result["panel"] = panel_agreement(table, n_boot=n_boot, seed=seed)
+    if feature_rows is not None:
+        result["settings"]["features"] = sorted(set(feature_rows["measure"].str.split(
+            ".").str[1]))
+        result["settings"]["feature_doses"] = list(feature_doses)
     if out is not None:
         _write(out, result, measures, tables, table, probe_verdicts)
+        if feature_verdicts is not None:
+            save_table(feature_verdicts, out / "feature_probe_verdicts.parquet")
     return result
 
 
-_MEASURE_TABLES = ("position", "verbosity", "self_preference", "agreement", "padding_all",
-                   "probes")
+def _feature_audit(features: Any, doses: tuple[int, ...], table: pd.DataFrame, judge_obj: Any,
+                   pairs_df: pd.DataFrame | None, probes: bool, probe_sample: int, n_boot: int,
+                   seed: int, cache: Any, progress: bool
+                   ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Feature rows (observational, plus counterfactual with a judge) and the probe verdicts."""
+    feats = resolve_features(features) if features is None or len(features) else []
+    if not feats:
+        return None, None
+    rows = features_table(table, feats, n_boot=n_boot, seed=seed)
+    if not probes or judge_obj is None:
+        return rows, None
+    src = pairs_df if pairs_df is not None else _pairs_from(table)
+    # The same seeded sample of pairs as the padding and CALM probes.
+    src = src[src["pair_id"].isin(set(table.loc[table["judge"] == judge_obj.name, "pair_id"]))]
+    if len(src) > probe_sample:
+        pick = np.random.default_rng(seed).choice(len(src), probe_sample, replace=False)
+        src = src.iloc[np.sort(pick)]
+    if src.empty:
+        return rows, None
+    with progress_label(f"probes: features ({len(src)} pairs)"):
+        verdicts, probe_rows = run_feature_probes(
+            judge_obj, src.reset_index(drop=True), feats, doses, seed=seed, n_boot=n_boot,
+            cache=cache, progress=progress)
+    return pd.concat([rows, probe_rows], ignore_index=True), verdicts
+
+
+def _features_block(rows: pd.DataFrame, judge: str, judge_obj: Any,
+                    skipped: dict[str, str]) -> dict:
+    block = features_block(rows[rows["judge"] == judge])
+    if "probes" in skipped or judge_obj is None or judge != judge_obj.name:
+        block.setdefault("skipped", {})["probes"] = skipped.get(
+            "probes", f"feature probes were run with judge "
+            f"{getattr(judge_obj, 'name', None)!r} only")
+    return block
+
+
+_MEASURE_TABLES = ("position", "mcnemar", "verbosity", "self_preference", "agreement",
+                   "padding_all", "probes", "identical")
 
 
 def _observational_tables(table: pd.DataFrame, judge_model: str | None, n_boot: int,
                           seed: int) -> dict[str, pd.DataFrame]:
     kw = {"n_boot": n_boot, "seed": seed}
     tables = {"position": position_table(table, **kw),
+              "mcnemar": mcnemar_table(table),
               "verbosity": verbosity_table(table, **kw),
               "verbosity_bins": length_bins_table(table, **kw),
               "self_preference": self_preference_table(table, judge_model, **kw),
@@ -148,21 +233,36 @@ def _run_probes(judge_obj: Any, table: pd.DataFrame, src: pd.DataFrame, cache: A
         src = src.iloc[np.sort(rng.choice(len(src), probe_sample, replace=False))]
     src = src.reset_index(drop=True)
     baseline = baseline[baseline["pair_id"].isin(set(src["pair_id"]))]
-    padded = judge_obj.judge(padded_pairs(src, added_chars=tuple(padding_doses)), cache=cache,
-                             progress=progress)
+    # Each pass labels its bars, so they are not mistaken for the main judging.
+    with progress_label(f"probes: padding ({len(src)} pairs)"):
+        padded = judge_obj.judge(padded_pairs(src, added_chars=tuple(padding_doses)),
+                                 cache=cache, progress=progress)
     loser = baseline_loser(baseline)
-    edited = judge_probe_pairs(judge_obj, probe_pairs(src, tuple(EDITS), target=loser),
-                               cache=cache, progress=progress)
+    edits = (*EDITS, *NOISE_EDITS)  # the placebo is every CALM probe's noise baseline
+    with progress_label(f"probes: {', '.join(edits)}"):
+        edited = judge_probe_pairs(judge_obj, probe_pairs(src, edits, target=loser),
+                                   cache=cache, progress=progress)
+    with progress_label(f"probes: identical pairs ({len(src)} pairs)"):
+        same = judge_probe_pairs(judge_obj, identical_pairs(src, loser, edits), cache=cache,
+                                 progress=progress)
+    with progress_label(f"probes: repeat ({len(src)} pairs)"):
+        # A repeat of the same call must reach the judge: no cache.
+        repeat = judge_obj.judge(repeat_pairs(src), cache=None, progress=progress)
     pad_tab = padding_table(padded, n_boot=n_boot, seed=seed)
     overall = pad_tab[(pad_tab["perturbation"] == "all") & (pad_tab["added_chars"] == "all")]
     tabs = {"padding": pad_tab, "padding_all": overall[TABLE_COLUMNS],
-            "probes": probe_table(baseline, edited, n_boot=n_boot, seed=seed)}
-    probe_verdicts = pd.concat([padded.assign(probe="padding"), edited], ignore_index=True)
+            "probes": probe_table(baseline, pd.concat([edited, repeat], ignore_index=True),
+                                  n_boot=n_boot, seed=seed),
+            "identical": identical_table(same, n_boot=n_boot, seed=seed)}
+    # Column `identical` tells an identical-pair verdict from the same probe on the real pair.
+    probe_verdicts = pd.concat([padded.assign(probe="padding", identical=False),
+                                edited.assign(identical=False), same.assign(identical=True),
+                                repeat.assign(identical=False)], ignore_index=True)
     return probe_verdicts, tabs
 
 
 def _assemble(table: pd.DataFrame, measures: pd.DataFrame, skipped: dict[str, str],
-              judge_obj: Any, settings: dict) -> dict:
+              judge_obj: Any, settings: dict, feature_rows: pd.DataFrame | None = None) -> dict:
     blocks = {}
     failed = table.groupby("judge")["failed"].agg(["size", "sum"])
     for judge in sorted(table["judge"].unique()):
@@ -175,19 +275,45 @@ def _assemble(table: pd.DataFrame, measures: pd.DataFrame, skipped: dict[str, st
             if row.note:
                 block["skipped"][row.measure] = row.note
             else:
-                _nest(block, row.measure.split("."),
-                      {"estimate": _num(row.estimate), "ci": [_num(row.ci_low),
-                                                              _num(row.ci_high)],
-                       "n": int(row.n)})
+                _nest(block, row.measure.split("."), _entry(row))
         block["skipped"].update(skipped)
         if judge_obj is not None and judge != judge_obj.name and "probes" not in skipped:
             block["skipped"]["probes"] = f"probes were run with judge {judge_obj.name!r} only"
+        # Tests, q-values and verdicts are added to the entries; the flags use the q-values.
+        block["flags"] = decide(block, alpha=settings.get("alpha", ALPHA))
+        if feature_rows is not None:
+            # Its own skipped dict: a feature absent from these texts is not an audit gap.
+            block["features"] = _features_block(feature_rows, judge, judge_obj, skipped)
         blocks[judge] = block
     if len(blocks) == 1:
         (name, block), = blocks.items()
         return {"judge": name, **block, "settings": settings}
     return {"judges": blocks, "n_verdicts": int(len(table)),
-            "n_failed": int(table["failed"].sum()), "settings": settings}
+            "n_failed": int(table["failed"].sum()),
+            "flags": sorted({f"{j}: {f}" for j, b in blocks.items() for f in b["flags"]}),
+            "settings": settings}
+
+
+def _entry(row: Any) -> dict:
+    """One measure's audit.json entry: estimate, ci, n, n_boot_failed, method, se; an exact
+    test's p_value and counts; a ``note`` for observational measures."""
+    failed = getattr(row, "n_boot_failed", 0)
+    method = getattr(row, "method", "")
+    se = getattr(row, "se", np.nan)
+    out = {"estimate": _num(row.estimate), "ci": [_num(row.ci_low), _num(row.ci_high)],
+           "n": int(row.n),
+           "n_boot_failed": int(failed) if pd.notna(failed) else 0,
+           "method": method if isinstance(method, str) and method else "percentile",
+           "se": _num(se) if pd.notna(se) else None}
+    exact = getattr(row, "p_exact", np.nan)
+    if pd.notna(exact):  # McNemar: the exact p-value and the discordant counts
+        out.update(p_value=float(exact), first_first=int(row.first_first),
+                   second_second=int(row.second_second))
+    if row.measure == "verbosity.p_prefer_longer":
+        out["note"] = OBSERVATIONAL
+    elif row.measure == "verbosity.length_slope":
+        out["note"] = SLOPE_NOTE.get(str(getattr(row, "covariate", "none")), SLOPE_NOTE["none"])
+    return out
 
 
 def _nest(block: dict, keys: list[str], value: dict) -> None:
@@ -206,6 +332,7 @@ def _write(out: Path, result: dict, measures: pd.DataFrame, tables: dict[str, pd
     (out / "audit.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     measures.to_csv(out / "measures.csv", index=False)
     for name, file in (("position_csv", "position.csv"), ("verbosity_bins", "verbosity_bins.csv"),
+                       ("features", "features.csv"),
                        ("padding", "padding.csv"), ("probes", "probes.csv"),
                        ("agreement", "agreement.csv"), ("self_preference",
                                                         "self_preference.csv")):
@@ -240,6 +367,12 @@ def _as_table(value: Any, what: str) -> pd.DataFrame:
         return load_table(value)
     raise TypeError(f"{what} must be a DataFrame or a path to a .parquet/.csv/.jsonl table; "
                     f"got {type(value).__name__}.")
+
+
+def _as_pairs(value: Any) -> pd.DataFrame:
+    if isinstance(value, (str, Path)):
+        return load_pairs(value)  # errors name the file
+    return validate_pairs(_as_table(value, "pairs"))
 
 
 def _attach_pair_columns(table: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:

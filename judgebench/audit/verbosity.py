@@ -30,7 +30,14 @@ from judgebench.audit.position import (
     response1_wins,
     swap_averaged_p1,
 )
-from judgebench.audit.stats import Estimate, bootstrap_ci, per_pair, unique_rows, weighted_ratio
+from judgebench.audit.stats import (
+    Estimate,
+    bootstrap_ci,
+    per_pair,
+    shifted,
+    unique_rows,
+    weighted_ratio,
+)
 
 #: AlpacaEval's threshold: lengths must differ by more than this many characters.
 LENGTH_MARGIN = 30
@@ -150,8 +157,7 @@ def length_slope(
 
     est = bootstrap_ci(slope, _design(coarse), y_coarse, n_boot=n_boot, seed=seed,
                        compress=True)
-    shift = theta[1] - est.estimate
-    return Estimate(float(theta[1]), est.ci_low + shift, est.ci_high + shift, est.n)
+    return shifted(est, float(theta[1]))  # keeps n_boot_failed (separated resamples)
 
 
 def _design(features: list[np.ndarray]) -> np.ndarray:

@@ -34,6 +34,8 @@ EPS = 1e-6
 MIN_LABELLED_PAIRS = 20
 
 _REGISTRY: dict[str, type[Step]] = {}
+#: Steps named with an argument (``feature:lexical/tone``): prefix -> builder(arg, **params).
+_PARAMETERISED: dict[str, Any] = {}
 
 
 class NotFittedError(ValueError):
@@ -53,9 +55,14 @@ def register(*names: str):
     return deco
 
 
+def register_parameterised(prefix: str, builder: Any) -> None:
+    """Make ``make_step("PREFIX:ARG")`` call ``builder(ARG, **params)`` (e.g. ``feature:``)."""
+    _PARAMETERISED[prefix] = builder
+
+
 def _load_steps() -> None:
     # Importing the step modules fills the registry; they import this module, not the reverse.
-    from judgebench.calibration import ensemble, length, swap, temperature  # noqa: F401
+    from judgebench.calibration import ensemble, features, length, swap, temperature  # noqa: F401
 
 
 def step_names() -> list[str]:
@@ -72,6 +79,9 @@ def make_step(spec: str, **params: Any) -> Step:
     """
     _load_steps()
     cls = _REGISTRY.get(str(spec).strip())
+    prefix, _, arg = str(spec).strip().partition(":")
+    if cls is None and arg and prefix in _PARAMETERISED:
+        return _PARAMETERISED[prefix](arg, **params)
     if cls is None:
         raise ValueError(
             f"Unknown calibration step {spec!r}. Allowed: {step_names()}. "

@@ -15,8 +15,10 @@ Variants, each a class registered by name:
   log-likelihood of the labelled fit split (reliable members weigh more; a failed member adds
   no evidence). The weights also set the pool's scale, so it comes out calibrated on the fit
   split.
-- ``ensemble:dawid_skene`` — Dawid & Skene 1979 EM on the members' binary votes, no labels:
-  one sensitivity/specificity per member and a class prior; output = posterior P(response_1).
+- ``ensemble:dawid_skene`` — Dawid & Skene 1979 EM on the members' binary votes, no labels.
+  Items are *pairs* and annotators are (judge, order): a judge's two presentations are two
+  annotators with their own sensitivity/specificity (position bias makes them differ), and a
+  pair gets one posterior P(response_1), written to both of its order rows.
 
 >>> mean_logit(np.array([[0.9, 0.5, np.nan]])).round(3)
 array([0.75])
@@ -39,6 +41,7 @@ from judgebench.calibration.base import (
 )
 from judgebench.judges.ensemble import majority as majority_vote
 from judgebench.judges.ensemble import mean_logit, mean_probability
+from judgebench.verdicts import ORDERS
 
 #: Per-judge columns that mean nothing for an ensemble row.
 _JUDGE_COLUMNS = ("judge", "p_first", "p_1", "failed", "raw", "error", "latency_s", "n_tokens",
@@ -146,6 +149,10 @@ class Ensemble(Step):
     def _combine(self, p: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def _units(self, items: pd.DataFrame, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(matrix the variant combines, row of it for each item); default: items as they are."""
+        return p, np.arange(len(p))
+
     def fit(self, verdicts: pd.DataFrame) -> Ensemble:
         """Check the members overlap and fit the variant's parameters; returns self."""
         table = prepare(verdicts)
@@ -161,7 +168,10 @@ class Ensemble(Step):
         items, p = _item_matrix(table[table["judge"].isin(members)], members)
         _check_overlap(p, members)
         self.members_ = members
-        self._fit_matrix(p, gold_p1(items))
+        units, idx = self._units(items, p)
+        y = np.full(len(units), np.nan)
+        y[idx] = gold_p1(items)  # a pair's label is the same in both orders
+        self._fit_matrix(units, y)
         self.n_fit_items_ = int(np.isfinite(p).any(axis=1).sum())
         return self
 
@@ -175,7 +185,8 @@ class Ensemble(Step):
                 f"The {self.name!r} step was fitted on judges {self.members_} but got {unknown} "
                 "in 'judge'. Refit on a split with those judges or pass members=[...].")
         items, p = _item_matrix(table[table["judge"].isin(self.members_)], self.members_)
-        p1 = np.clip(self._combine(p), 0.0, 1.0)
+        units, idx = self._units(items, p)
+        p1 = np.clip(self._combine(units), 0.0, 1.0)[idx]
         out = items.copy()
         out.insert(1, "judge", self.name)
         out["p_1"] = p1
@@ -258,7 +269,11 @@ class ReliabilityWeighted(Ensemble):
 
 @register("ensemble:dawid_skene")
 class DawidSkene(Ensemble):
-    """Dawid–Skene EM on binary votes (unsupervised; labels are not read)."""
+    """Dawid–Skene EM on binary votes (unsupervised; labels are not read).
+
+    Items are pairs, annotators (judge, order), named ``"JUDGE@ORDER"`` in the fitted
+    ``sensitivity_`` / ``specificity_`` / ``accuracy_``.
+    """
 
     name = "ensemble:dawid_skene"
 
@@ -271,18 +286,31 @@ class DawidSkene(Ensemble):
     def _votes(p: np.ndarray) -> np.ndarray:
         return np.where(np.isfinite(p) & (p != 0.5), (p > 0.5).astype(float), np.nan)
 
+    def _annotators(self) -> list[str]:
+        return [f"{m}@{o}" for m in self.members_ for o in ORDERS]
+
+    def _units(self, items: pd.DataFrame, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # (n_pairs, n_members * 2): column j*2 + k is member j's P(response_1) in order k.
+        pair, n_pairs = pd.factorize(items["pair_id"].astype(str))[0], items["pair_id"].nunique()
+        order = items["order"].astype(str).map({o: k for k, o in enumerate(ORDERS)}).to_numpy()
+        units = np.full((n_pairs, p.shape[1] * len(ORDERS)), np.nan)
+        for j in range(p.shape[1]):
+            units[pair, j * len(ORDERS) + order] = p[:, j]
+        return units, pair
+
     def _fit_matrix(self, p: np.ndarray, y: np.ndarray) -> None:
         prior, sens, spec, n_iter = fit_dawid_skene(self._votes(p), self.max_iter, self.tol)
+        names = self._annotators()
         self.prior_ = prior
-        self.sensitivity_ = dict(zip(self.members_, sens.tolist()))
-        self.specificity_ = dict(zip(self.members_, spec.tolist()))
-        # Expected accuracy of each member under the fitted model.
-        self.accuracy_ = {m: prior * s + (1 - prior) * c
-                          for m, s, c in zip(self.members_, sens, spec)}
+        self.sensitivity_ = dict(zip(names, sens.tolist()))
+        self.specificity_ = dict(zip(names, spec.tolist()))
+        # Expected accuracy of each annotator under the fitted model.
+        self.accuracy_ = {a: prior * s + (1 - prior) * c for a, s, c in zip(names, sens, spec)}
         self.n_iter_ = n_iter
 
     def _combine(self, p: np.ndarray) -> np.ndarray:
-        sens = np.array([self.sensitivity_[m] for m in self.members_])
-        spec = np.array([self.specificity_[m] for m in self.members_])
+        names = self._annotators()
+        sens = np.array([self.sensitivity_[a] for a in names])
+        spec = np.array([self.specificity_[a] for a in names])
         return dawid_skene_posterior(self._votes(p), self.prior_, sens, spec)
 

@@ -8,7 +8,8 @@ The judge's own preference (its p_1, a soft target; no gold needed) is modelled 
                                     + η[instruction]           # prompts with several pairs
 
 with Δlen = len_1 - len_2 in characters, sd(Δlen) over the fit split's pairs, s = +1 for order
-"12" and -1 for "21" (the first slot's pull on p_1). θ and η are L2-regularised (``l2``); c, ψ,
+"12" and -1 for "21" (the first slot's pull on p_1; fitted only when both orders occur: with
+one order s is the intercept's column again, and the two would split one effect). θ and η are L2-regularised (``l2``); c, ψ,
 φ and γ are not. The controlled preference is the model's prediction with Δlen = 0; as a
 calibrator the step removes only the length term from each verdict:
 ``p_controlled = sigmoid(logit(p_1) - φ·tanh(Δlen / sd))``.
@@ -19,7 +20,11 @@ win; with it, φ measures the judge's length preference *beyond* quality (Alpaca
 terms play the same role). The control is only as good as the gold: a soft label (P(response_1
 better)) carries the quality margin and removes the confound; a hard 1/2 label is a noisy proxy
 of quality, so part of a genuine quality-length correlation can still load on φ. Without labels
-φ is the total length association (recorded as ``used_gold = False``).
+φ is the total length association (recorded as ``used_gold = False``). With some pairs labelled
+(at least 20) the model is fitted on the labelled pairs only: an unlabelled pair has no gold
+covariate, and scoring it 0 (a tie) would hand its quality-length correlation to φ
+(``n_unlabelled_pairs_skipped`` counts them). ``phi_ci`` is a 95% Wald interval for φ from the
+cluster-robust (pair) sandwich SE of φ_lc (``phi_lc_se``), carried through the removal root.
 
 φ itself: the LC model's coefficient (``phi_lc``, AlpacaEval's number) is a population-average
 effect, attenuated by every quality difference the covariates miss (logistic models are not
@@ -34,6 +39,7 @@ array([0.7])
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -93,23 +99,57 @@ def fit_penalised_logistic(x: sparse.csr_matrix, y: np.ndarray, penalised: np.nd
     return res.x
 
 
+def coefficient_se(x: sparse.csr_matrix, y: np.ndarray, beta: np.ndarray, pen: np.ndarray,
+                   clusters: np.ndarray, k: int) -> float:
+    """Cluster-robust (sandwich) standard error of coefficient ``k`` of the penalised fit.
+
+    H = Xᵀ diag(p(1-p)) X + diag(pen) is the penalised loss's Hessian; the meat sums the
+    score per cluster (a pair's two orders are one cluster): var = ||S H⁻¹ e_k||².
+    """
+    from scipy.sparse.linalg import spsolve
+
+    p = sigmoid(x @ beta)
+    h = (x.T @ sparse.diags(p * (1 - p)) @ x + sparse.diags(pen)).tocsc()
+    e = np.zeros(x.shape[1])
+    e[k] = 1.0
+    v = np.atleast_1d(spsolve(h, e))
+    # (n_clusters,): each cluster's score projected on H⁻¹ e_k
+    r = (x @ v) * (np.asarray(y, float) - p)
+    return float(np.sqrt(np.square(np.bincount(clusters, weights=r)).sum()))
+
+
+def _refit_length(x: sparse.csr_matrix, z: np.ndarray, penalised: np.ndarray, l2: float,
+                  beta0: np.ndarray, k: int, phi: float) -> np.ndarray:
+    """The LC model refitted on sigmoid(z - φ x_len), x_len = column ``k`` of ``x``."""
+    x_len = x[:, k].toarray().ravel()
+    return fit_penalised_logistic(x, sigmoid(z - phi * x_len), penalised, l2, beta0)
+
+
+def _removal_slope(x: sparse.csr_matrix, p1: np.ndarray, penalised: np.ndarray, l2: float,
+                   beta0: np.ndarray, k: int, phi: float, h: float = 0.05) -> float:
+    """|g'(φ)| by a central difference (g as in :func:`_removal_phi`)."""
+    z = safe_logit(p1)
+    up = _refit_length(x, z, penalised, l2, beta0, k, phi + h)[k]
+    down = _refit_length(x, z, penalised, l2, beta0, k, phi - h)[k]
+    return float(abs(up - down) / (2 * h))
+
+
 def _removal_phi(x: sparse.csr_matrix, p1: np.ndarray, penalised: np.ndarray, l2: float,
-                 beta0: np.ndarray) -> float:
+                 beta0: np.ndarray, k: int = 2) -> float:
     """The φ whose removal leaves the LC model with no length term (see module doc).
 
     Solves g(φ) = 0 where g(φ) is the length coefficient of the LC model refitted on
-    sigmoid(logit(p_1) - φ x_len); g(0) is AlpacaEval's φ. Column 2 of ``x`` is x_len.
+    sigmoid(logit(p_1) - φ x_len); g(0) is AlpacaEval's φ. Column ``k`` of ``x`` is x_len.
     """
     z = safe_logit(p1)
-    x_len = x[:, 2].toarray().ravel()
     start = [beta0]
 
     def g(phi: float) -> float:
-        beta = fit_penalised_logistic(x, sigmoid(z - phi * x_len), penalised, l2, start[0])
+        beta = _refit_length(x, z, penalised, l2, start[0], k, phi)
         start[0] = beta  # warm start: successive φ are close
-        return float(beta[2])
+        return float(beta[k])
 
-    g0 = float(beta0[2])
+    g0 = float(beta0[k])
     if abs(g0) < 1e-10:
         return 0.0
     # g(0) refits from the warm start; its sign, not beta0's, must bracket the root.
@@ -156,6 +196,78 @@ def _require_lengths(rows: pd.DataFrame, step: str) -> np.ndarray:
     return dlen
 
 
+def gold_rows(ok: pd.DataFrame, use_gold: bool) -> tuple[pd.DataFrame, np.ndarray, bool, int]:
+    """The rows the LC model is fitted on: (rows, mask into ``ok``, used_gold, n unlabelled).
+
+    With ``use_gold`` and at least MIN_LABELLED_PAIRS labelled pairs, only labelled rows: an
+    unlabelled pair has no gold covariate, and giving it 0 would call it a tie, so a covariate's
+    term would absorb the quality correlation on those pairs.
+    """
+    y_gold = gold_p1(ok)
+    labelled = np.isfinite(y_gold)
+    used_gold = bool(use_gold and ok.loc[labelled, "pair_id"].nunique() >= MIN_LABELLED_PAIRS)
+    if used_gold and not labelled.all():
+        return ok[labelled], labelled, True, int(ok.loc[~labelled, "pair_id"].nunique())
+    return ok, np.ones(len(ok), dtype=bool), used_gold, 0
+
+
+@dataclass
+class LCDesign:
+    """The LC model's design: ``x`` (rows, columns), the unpenalised columns' ``names``
+    (intercept, [position], the covariates, [gold]), then ``models`` and ``n_instr``
+    penalised columns; ``penalised`` marks each column."""
+
+    x: sparse.csr_matrix
+    names: list[str]
+    penalised: list[bool]
+    models: list[str]
+    n_instr: int
+
+
+def lc_design(ok: pd.DataFrame, covariates: dict[str, np.ndarray], used_gold: bool,
+              model_terms: bool = True, instruction_terms: bool = True) -> LCDesign:
+    """The LC GLM's design on ``ok`` with the named covariate columns (length, features...).
+
+    Shared by length control and feature control (``calibration/features.py``).
+    """
+    # With one presentation order s is constant: the same column as the intercept, and
+    # unpenalised, so the fit would split the intercept between them. Not fitted then.
+    both_orders = ok["order"].astype(str).nunique() > 1
+    names = ["intercept", "position"] if both_orders else ["intercept"]
+    blocks = [np.ones(len(ok))]
+    if both_orders:
+        blocks.append(np.where(ok["order"].to_numpy() == "12", 1.0, -1.0))
+    for name, column in covariates.items():
+        names.append(name)
+        blocks.append(np.asarray(column, float))
+    if used_gold:
+        names.append("gold")
+        blocks.append(gold_covariate(gold_p1(ok)))
+    x = sparse.csr_matrix(np.column_stack(blocks))
+    penalised = [False] * len(names)
+    models: list[str] = []
+    if model_terms and {"model_1", "model_2"} <= set(ok.columns):
+        m, models = _one_hot_diff(ok["model_1"], ok["model_2"])
+        if len(models) > 1:
+            x = sparse.hstack([x, m], format="csr")
+            penalised += [True] * len(models)
+        else:
+            models = []
+    n_instr = 0
+    if instruction_terms and "prompt" in ok.columns:
+        per_prompt = ok.groupby("prompt")["pair_id"].transform("nunique")
+        shared = ok["prompt"].where(per_prompt >= 2)
+        if shared.notna().any():
+            codes, uniq = pd.factorize(shared)
+            keep = codes >= 0
+            inst = sparse.csr_matrix((np.ones(keep.sum()), (np.flatnonzero(keep), codes[keep])),
+                                     shape=(len(ok), len(uniq)))
+            x = sparse.hstack([x, inst], format="csr")
+            penalised += [True] * len(uniq)
+            n_instr = len(uniq)
+    return LCDesign(x, names, penalised, models, n_instr)
+
+
 @register("length")
 class LengthControl(PerJudgeStep):
     """Remove a judge's length preference (AlpacaEval LC's φ term) from its p_1."""
@@ -184,46 +296,32 @@ class LengthControl(PerJudgeStep):
         if not sd > 0:
             raise ValueError(f"'len_1' - 'len_2' is the same on every pair of judge {judge!r} "
                              "in the fit split; a length preference cannot be estimated.")
-        names = ["intercept", "position", "length"]
-        blocks = [np.ones(len(ok)), np.where(ok["order"].to_numpy() == "12", 1.0, -1.0),
-                  length_feature(dlen, sd)]
-        y_gold = gold_p1(ok)
-        used_gold = bool(self.use_gold
-                         and ok.loc[np.isfinite(y_gold), "pair_id"].nunique() >= MIN_LABELLED_PAIRS)
-        if used_gold:
-            names.append("gold")
-            blocks.append(np.nan_to_num(gold_covariate(y_gold), nan=0.0))
-        x = sparse.csr_matrix(np.column_stack(blocks))
-        penalised = [False] * len(names)
-        models: list[str] = []
-        if self.model_terms and {"model_1", "model_2"} <= set(ok.columns):
-            m, models = _one_hot_diff(ok["model_1"], ok["model_2"])
-            if len(models) > 1:
-                x = sparse.hstack([x, m], format="csr")
-                penalised += [True] * len(models)
-            else:
-                models = []
-        n_instr = 0
-        if self.instruction_terms and "prompt" in ok.columns:
-            per_prompt = ok.groupby("prompt")["pair_id"].transform("nunique")
-            shared = ok["prompt"].where(per_prompt >= 2)
-            if shared.notna().any():
-                codes, uniq = pd.factorize(shared)
-                keep = codes >= 0
-                inst = sparse.csr_matrix((np.ones(keep.sum()), (np.flatnonzero(keep), codes[keep])),
-                                         shape=(len(ok), len(uniq)))
-                x = sparse.hstack([x, inst], format="csr")
-                penalised += [True] * len(uniq)
-                n_instr = len(uniq)
+        ok, keep, used_gold, n_unlabelled = gold_rows(ok, self.use_gold)
+        dlen = dlen[keep]
+        design = lc_design(ok, {"length": length_feature(dlen, sd)}, used_gold,
+                           self.model_terms, self.instruction_terms)
+        x, names, models, n_instr = design.x, design.names, design.models, design.n_instr
+        penalised = design.penalised
         p1 = ok["p_1"].to_numpy(float)
-        beta = fit_penalised_logistic(x, p1, np.array(penalised), self.l2)
-        phi = _removal_phi(x, p1, np.array(penalised), self.l2, beta)
+        pen = np.array(penalised)
+        k_len = names.index("length")
+        beta = fit_penalised_logistic(x, p1, pen, self.l2)
+        phi = _removal_phi(x, p1, pen, self.l2, beta, k_len)
+        clusters = pd.factorize(ok["pair_id"])[0]
+        se_lc = coefficient_se(x, p1, beta, pen * self.l2, clusters, k_len)
+        # The removal φ moves with φ_lc at the rate 1 / |g'(φ)| (g as in _removal_phi).
+        slope = _removal_slope(x, p1, pen, self.l2, beta, k_len, phi)
+        se = se_lc / slope if slope > 0 else float("nan")
         coef = dict(zip(names, beta[: len(names)].tolist()))
         return {
-            "phi": phi, "phi_lc": coef["length"], "sd_len": sd, "intercept": coef["intercept"],
-            "position": coef["position"], "gold": coef.get("gold"), "used_gold": used_gold,
+            "phi": phi, "phi_lc": coef["length"],
+            # None, not NaN, where the SE is undefined: the params are saved as strict JSON
+            "phi_ci": [phi - 1.96 * se, phi + 1.96 * se] if np.isfinite(se) else None,
+            "phi_lc_se": se_lc if np.isfinite(se_lc) else None, "sd_len": sd, "intercept": coef["intercept"],
+            "position": coef.get("position"), "gold": coef.get("gold"), "used_gold": used_gold,
             "model_terms": dict(zip(models, beta[len(names): len(names) + len(models)].tolist())),
-            "n_instruction_terms": n_instr, "n_fit_rows": len(ok), "n_fit_pairs": n_pairs,
+            "n_instruction_terms": n_instr, "n_fit_rows": len(ok),
+            "n_fit_pairs": int(ok["pair_id"].nunique()), "n_unlabelled_pairs_skipped": n_unlabelled,
         }
 
     def _transform_judge(self, rows: pd.DataFrame, params: dict[str, Any]) -> np.ndarray:

@@ -287,6 +287,40 @@ def _stage_keys(steps: list[Step]) -> list[str]:
     return keys
 
 
+#: Held-out metrics a calibration step must not make worse (lower is better for both).
+HARM_METRICS = ("ece", "nll")
+
+
+def flag_harmful_stages(result: dict[str, Any], stages: list[str]) -> list[str]:
+    """Mark each stage whose held-out ECE or NLL is worse than the stage before it.
+
+    Sets ``result[stage]["hurts"]`` (the metrics it made worse; ``[]`` for none) and returns
+    one warning line per harm, for calibration.json's top-level ``warnings``.
+
+    >>> r = {"raw": {"ece": {"estimate": 0.1}, "nll": {"estimate": 0.6}},
+    ...      "temperature": {"ece": {"estimate": 0.2}, "nll": {"estimate": 0.5}}}
+    >>> flag_harmful_stages(r, ["raw", "temperature"])
+    ['temperature raised held-out ECE 0.1 -> 0.2 (after raw); it hurts calibration here']
+    >>> r["temperature"]["hurts"]
+    ['ece']
+    """
+    warnings = []
+    result[stages[0]]["hurts"] = []
+    for prev, key in zip(stages, stages[1:]):
+        hurts = []
+        for m in HARM_METRICS:
+            before = (result[prev].get(m) or {}).get("estimate")
+            after = (result[key].get(m) or {}).get("estimate")
+            if before is None or after is None or not np.isfinite([before, after]).all():
+                continue
+            if after > before + 1e-12:  # float dust is not harm
+                hurts.append(m)
+                warnings.append(f"{key} raised held-out {m.upper()} {before:.3g} -> {after:.3g} "
+                                f"(after {prev}); it hurts calibration here")
+        result[key]["hurts"] = hurts
+    return warnings
+
+
 def run_calibration(
     verdicts: str | Path | pd.DataFrame,
     steps: list[str],
@@ -301,7 +335,9 @@ def run_calibration(
     Returns (and writes to ``out_dir/calibration.json``) ``{"raw": {...}, step: {...}, ...}``:
     each entry is the pipeline up to and including that step on the held-out pairs, with
     ece/ece_adaptive/brier/nll/accuracy/position_consistency/p_first_wins/length_slope as
-    {"estimate", "ci", "n"} and the step's fitted "params". Also writes pipeline.json,
+    {"estimate", "ci", "n"} and the step's fitted "params", "hurts" (the held-out metrics among
+    ECE and NLL that the step made worse than the stage before it) and a top-level "warnings"
+    list naming each such step. Also writes pipeline.json,
     reliability.csv (bins per stage) and split.csv (pair_id -> fit/eval).
 
     >>> from judgebench.judges.simulated import simulate_verdicts
@@ -334,6 +370,9 @@ def run_calibration(
         result[key] = evaluate(stage, n_boot=n_boot, seed=seed)
         result[key]["params"] = step.fitted_params()
         reliability.append(reliability_table(stage).assign(stage=key))
+    result["warnings"] = flag_harmful_stages(result, ["raw", *_stage_keys(pipe.steps_)])
+    # What a step reported while fitting (e.g. a feature that never fired on the fit split).
+    result["warnings"] += [w for st in pipe.steps_ for w in getattr(st, "warnings_", [])]
     result = to_jsonable(result)
 
     if out_dir is not None:

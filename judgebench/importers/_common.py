@@ -11,6 +11,7 @@ import pandas as pd
 
 from judgebench.verdicts import (
     p1_from_p_first,
+    read_text,
     validate_verdicts,
 )
 
@@ -46,10 +47,36 @@ def _require(df: pd.DataFrame, columns: list[str], where: Path | str) -> None:
 
 def _read_records(path: Path) -> pd.DataFrame:
     """A JSON array or JSON lines file as a DataFrame (logs come in both shapes)."""
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)  # a non-UTF-8 file: an error naming the file and the fix
     if text.lstrip().startswith("["):
         return pd.DataFrame(json.loads(text))
     return pd.DataFrame([json.loads(line) for line in text.splitlines() if line.strip()])
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A log table as load_table reads it (Parquet, CSV, JSON lines or a JSON array), also
+    gzip-compressed: ``.csv.gz``, ``.jsonl.gz``, ``.json.gz``.
+
+    >>> read_table(Path("log.jsonl.gz")).columns.tolist()  # doctest: +SKIP
+    """
+    import gzip
+    import shutil
+    import tempfile
+
+    from judgebench.verdicts import load_table
+
+    if path.suffix.lower() != ".gz":
+        return load_table(path)
+    # load_table knows formats by suffix: decompress beside a copy named without ".gz"
+    with tempfile.TemporaryDirectory() as tmp:
+        inner = Path(tmp) / path.with_suffix("").name
+        try:
+            with gzip.open(path, "rb") as src, inner.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except (OSError, EOFError) as err:
+            raise ValueError(f"{str(path)!r} is not a readable gzip file ({err}); check the "
+                             "file, or drop the .gz suffix if it is not compressed.") from None
+        return load_table(inner)
 
 
 def _hash_id(*texts: object) -> str:

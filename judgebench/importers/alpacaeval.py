@@ -43,8 +43,12 @@ def import_alpacaeval(path: str | Path, *, judge: str | None = None) -> pd.DataF
         prompt = prompt.where(extra == "", prompt + "\n\n" + extra)
     names = df["annotator"] if "annotator" in df.columns else pd.Series(None, index=df.index)
     switched = df["is_switched_outputs"] if "is_switched_outputs" in df.columns else None
+    # The id hashes the generators too: pooled logs of several models share baseline texts.
+    gens = [df[c] if c in df.columns else pd.Series("", index=df.index)
+            for c in ("generator_1", "generator_2")]
     out = pd.DataFrame({
-        "pair_id": [_hash_id(*t) for t in zip(prompt, df["output_1"], df["output_2"], strict=True)],
+        "pair_id": [_hash_id(*t) for t in zip(prompt, df["output_1"], df["output_2"], *gens,
+                                               strict=True)],
         "judge": judge or names.fillna(path.stem).astype(str),
         "order": "12" if switched is None else np.where(switched.fillna(False).astype(bool),
                                                         "21", "12"),

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,13 +28,32 @@ from judgebench.verdicts import (
     validate_pairs,
 )
 
+# What the current judging pass is for ("probes: padding"), shown before the judge's name in the
+# progress bar; set with progress_label(). A context variable, so threads do not mix labels.
+_PROGRESS_LABEL: ContextVar[str | None] = ContextVar("judgebench_progress_label", default=None)
+
+
+@contextmanager
+def progress_label(label: str) -> Iterator[None]:
+    """Label the progress bars of every ``judge()`` call in the block (e.g. a probe pass).
+
+    >>> with progress_label("probes: padding"):  # doctest: +SKIP
+    ...     judge.judge(padded)   # bar: "probes: padding · simulated [12]"
+    """
+    token = _PROGRESS_LABEL.set(label)
+    try:
+        yield
+    finally:
+        _PROGRESS_LABEL.reset(token)
+
 
 @dataclass
 class OrderedBatch:
     """A batch of ordered presentations: ``first`` is shown in slot A, ``second`` in slot B.
 
     ``model_first``/``model_second`` name who wrote each response and ``gold_first`` is
-    P(first is truly better) from the pair's label; judges that do not use them ignore them.
+    P(first is truly better) from the pair's label; ``pair_ids`` (set by :meth:`Judge.judge`)
+    let errors name the pair. Judges that do not use them ignore them.
     """
 
     prompts: list[str]
@@ -41,6 +62,7 @@ class OrderedBatch:
     model_first: list[str | None] | None = None
     model_second: list[str | None] | None = None
     gold_first: np.ndarray | None = None
+    pair_ids: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.prompts)
@@ -55,6 +77,7 @@ class OrderedBatch:
             model_first=pick(self.model_first),
             model_second=pick(self.model_second),
             gold_first=None if self.gold_first is None else np.asarray(self.gold_first)[idx],
+            pair_ids=pick(self.pair_ids),
         )
 
 
@@ -176,7 +199,10 @@ class Judge(ABC):
                     p[i], raw[i], ntok[i], lat[i] = hits[key]
                 else:
                     todo.append(i)
-        bar = tqdm(total=n, initial=n - len(todo), desc=f"{self.name} [{order}]",
+        desc = f"{self.name} [{order}]"
+        if _PROGRESS_LABEL.get():
+            desc = f"{_PROGRESS_LABEL.get()} · {desc}"
+        bar = tqdm(total=n, initial=n - len(todo), desc=desc,
                    disable=not progress, leave=False)
         for start in range(0, len(todo), self.chunk_size):
             idx = todo[start : start + self.chunk_size]
@@ -228,10 +254,11 @@ def _ordered_batch(pairs: pd.DataFrame, order: str, gold: np.ndarray | None) -> 
     r1, r2 = pairs["response_1"].tolist(), pairs["response_2"].tolist()
     m1 = pairs["model_1"].tolist() if "model_1" in pairs else None
     m2 = pairs["model_2"].tolist() if "model_2" in pairs else None
+    ids = pairs["pair_id"].astype(str).tolist()
     if order == "12":
-        return OrderedBatch(pairs["prompt"].tolist(), r1, r2, m1, m2, gold)
+        return OrderedBatch(pairs["prompt"].tolist(), r1, r2, m1, m2, gold, ids)
     return OrderedBatch(
-        pairs["prompt"].tolist(), r2, r1, m2, m1, None if gold is None else 1.0 - gold
+        pairs["prompt"].tolist(), r2, r1, m2, m1, None if gold is None else 1.0 - gold, ids
     )
 
 

@@ -28,6 +28,14 @@ from judgebench.judges.templates import PairwiseTemplate, PointwiseTemplate, get
 from judgebench.models import LoadedModel, load_model
 
 
+def _cache_argument(model: Any) -> str:
+    """The forward() keyword for a key/value cache: ``cache`` in new transformers, else the old
+    ``past_key_values`` (which new versions still accept, with a FutureWarning per call)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 def label_token_ids(tokenizer: Any, label: str) -> list[int]:
     """Token ids that spell ``label`` as one token (bare and with a leading space)."""
     ids = []
@@ -170,7 +178,7 @@ class HFJudge(LocalJudge):
             if prefix_cache is not None:
                 cache = copy.deepcopy(prefix_cache)  # the forward appends to it
                 cache.batch_repeat_interleave(len(idx))
-                extra = {"past_key_values": cache, "use_cache": True}
+                extra = {_cache_argument(self.model): cache, "use_cache": True}
             logits = self.model(
                 input_ids=ids.to(device), attention_mask=mask.to(device),
                 position_ids=position_ids.to(device), logits_to_keep=1, **extra,
@@ -202,7 +210,8 @@ class HFJudge(LocalJudge):
             return 0, None
         out = self.model(input_ids=torch.tensor([first[:k]], device=device), use_cache=True,
                          logits_to_keep=1)
-        cache = getattr(out, "past_key_values", None)
+        # transformers >= 5.2x names the cache `cache` (the old name warns); older ones do not.
+        cache = out["cache"] if "cache" in out.keys() else getattr(out, "past_key_values", None)
         if cache is None or not hasattr(cache, "batch_repeat_interleave"):
             return 0, None  # a model without a reusable cache object: run every token
         return k, cache

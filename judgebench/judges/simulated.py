@@ -6,8 +6,18 @@ The judge's logit that the response shown first wins is (DESIGN §3)::
       + position                                # offset for the first slot
       + verbosity * log(len_first / len_second) # per natural-log length ratio (characters)
       + self_preference * (self_first - self_second)
+      + sum_k beta_k * (f_k(first) - f_k(second))  # feature biases (judges/features.py)
+      + style_preference * (s(first) - s(second))   # closeness to its own style (style.py)
       + noise * eps,  eps ~ N(0, 1)              # independent per ordered call
     P(first wins) = sigmoid(temperature * z)
+
+Feature biases are set by name and dose, as keyword options (``lexical=1.0``,
+``lexical_words=("delve", "unlock")``, ``tone=0.5``; in a spec
+``simulated:lexical=1.0,lexical_words=delve|unlock,tone=0.5``) or, for user detectors, with
+``features={"hedge": (r"\\bperhaps\\b", 0.5)}`` (a regex, a callable or a Feature, and β).
+``style`` (a feature name or detector, or the judge's own reference answers: {prompt: answer}
+or a .jsonl/.csv file of prompt, response) with ``style_preference`` models self-preference
+that a policy trained on the judge's labels can pick up (``judges/style.py``).
 
 ``g`` comes from a ``quality(prompt, response)`` function when given, otherwise from the pair's
 gold label (P(first better) mapped to [-1, 1]), otherwise it is 0. ``temperature`` > 1 makes the
@@ -19,7 +29,7 @@ depend on batch order and the same call always gives the same answer.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -27,6 +37,8 @@ import pandas as pd
 from scipy.special import expit
 
 from judgebench.judges.base import Judge, JudgeOutput, OrderedBatch
+from judgebench.judges.features import FeatureBias, feature_bias
+from judgebench.judges.style import make_style
 
 _PARAMS = ("position", "verbosity", "self_preference", "self_model", "noise", "temperature",
            "strength", "seed", "name")
@@ -55,6 +67,9 @@ class SimulatedJudge(Judge):
     >>> j = SimulatedJudge(position=1.0, seed=0)
     >>> float(j.compare(["q"], ["same"], ["same"])[0].round(3))  # expit(1.0)
     0.731
+    >>> j = SimulatedJudge(lexical=1.0)      # one tic more: +1 logit
+    >>> float(j.compare(["q"], ["Let us delve in."], ["Let us look in."])[0].round(3))
+    0.731
     """
 
     cacheable = False  # free and deterministic: nothing to save by caching
@@ -72,6 +87,10 @@ class SimulatedJudge(Judge):
         seed: int = 0,
         quality: Callable[[str, str], float] | None = None,
         name: str | None = None,
+        features: Mapping[str, Any] | FeatureBias | None = None,
+        style: Any = None,
+        style_preference: float = 0.0,
+        **feature_options: Any,
     ):
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0; got {temperature}.")
@@ -89,11 +108,25 @@ class SimulatedJudge(Judge):
         self.seed = int(seed)
         self.quality = quality
         self._name = name or "simulated"
+        if style_preference and style is None:
+            raise ValueError("style_preference needs style: a feature name or detector (e.g. "
+                             "style=tone), or the judge's reference answers ({prompt: answer} "
+                             "or a .jsonl/.csv file with prompt, response).")
+        self.style = make_style(style)
+        self.style_preference = float(style_preference)
+        # Built-in doses (lexical=1.0, ...) and user features (name -> (detector, β)).
+        self.features = features if isinstance(features, FeatureBias) else feature_bias(
+            feature_options, features)
 
     def config(self) -> dict[str, Any]:
         """The parameters that set the judge's output."""
         cfg = {k: getattr(self, k) for k in _PARAMS if k != "name"}
         cfg["kind"] = "simulated"
+        if self.features.features:  # absent when unused: old cache keys stay valid
+            cfg["features"] = self.features.config()
+        if self.style is not None:
+            cfg["style"] = self.style.config()
+            cfg["style_preference"] = self.style_preference
         cfg["quality"] = None if self.quality is None else getattr(
             self.quality, "__qualname__", repr(self.quality))
         return cfg
@@ -130,6 +163,12 @@ class SimulatedJudge(Judge):
             position=self.position, verbosity=self.verbosity,
             self_preference=self.self_preference, noise=self.noise, strength=self.strength,
         )
+        if self.features:
+            z = z + self.features.logit(batch.first, batch.second, batch.pair_ids)
+        if self.style is not None and self.style_preference:
+            z = z + self.style_preference * (
+                self.style.score(batch.prompts, batch.first, batch.pair_ids)
+                - self.style.score(batch.prompts, batch.second, batch.pair_ids))
         p = expit(self.temperature * z)
         return JudgeOutput(p_first=p, raw=[None] * len(batch))
 

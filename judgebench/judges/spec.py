@@ -9,7 +9,14 @@
     openai:MODEL@URL,max_concurrency=8  any OpenAI-compatible server
     verifier                            programmatic gold for the bundled tasks
     ensemble:SPEC|SPEC[|combine=majority]   a panel of judges answering as one (mean logit)
+    biased:(SPEC),lexical=1.0,tone=0.5      any judge with feature biases added to its logit
     judge.toml                          a [judge] table with kind = "..." and the same keys
+
+Nesting: parentheses group a spec inside another. ``biased:`` takes the inner judge first, in
+parentheses when it has commas (``biased:(hf:PATH,batch_size=4),lexical=1.0``; a spec without
+commas may go bare: ``biased:bundled:smollm2,tone=0.5``); every item after it is the wrapper's.
+``ensemble:`` splits its members on '|' outside parentheses, so a member whose own options
+hold a '|' (``lexical_words=delve|unlock``) goes in parentheses.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from judgebench.judges.base import Judge
+from judgebench.judges.features import FEATURES, feature_options
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,7 +47,7 @@ def _bool(value: str) -> bool:
 _OPTIONS: dict[str, dict[str, Callable[[str], Any]]] = {
     "simulated": {"position": float, "verbosity": float, "self_preference": float,
                   "self_model": str, "noise": float, "temperature": float, "strength": float,
-                  "seed": int, "name": str},
+                  "seed": int, "name": str, "style": str, "style_preference": float},
     "hf": {"template": str, "pointwise_template": str, "batch_size": int, "max_length": int,
            "device": str, "dtype": str, "sort_by_length": _bool, "share_prefix": _bool,
            "name": str},
@@ -50,8 +58,86 @@ _OPTIONS: dict[str, dict[str, Callable[[str], Any]]] = {
                "name": str, "api_key_env": str},
     "verifier": {"name": str},
 }
+# Feature biases (judges/features.py): NAME=β and NAME_PARAM=value for every built-in feature.
+_OPTIONS["simulated"].update(feature_options())
+_OPTIONS["biased"] = {"name": str, **feature_options()}
 _OPTIONS["bundled"] = _OPTIONS["hf"]
 _OPTIONS["tiny"] = _OPTIONS["hf"]
+
+# kind -> (how to write it, what it is): the source of `judgebench judge --help`'s spec list.
+# Every kind of _OPTIONS has an entry (a test checks), plus the two forms that are not kinds.
+KIND_HELP: dict[str, tuple[str, str]] = {
+    "bundled": ("bundled:smollm2", "the bundled SmolLM2-135M-Instruct, read from label logits"),
+    "hf": ("hf:PATH_OR_HUB_ID", "a local causal LM (safetensors folder, .gguf or hub id), "
+           "read from label logits"),
+    "hf-generate": ("hf-generate:PATH_OR_HUB_ID[,explain=true]",
+                    "generate a reply and parse the label (explain=true: MT-Bench [[A]]/[[B]])"),
+    "openai": ("openai:MODEL@URL", "an OpenAI-compatible server (vLLM, llama.cpp, Ollama, "
+               "OpenAI); key from $OPENAI_API_KEY"),
+    "simulated": ("simulated:position=1.0,verbosity=0.5,lexical=1.0,seed=0",
+                  "a judge with biases you set (ground truth for the estimators)"),
+    "biased": ("biased:(SPEC),lexical=1.0,tone=0.5",
+               "any judge with feature biases added to its logit (SPEC in parentheses when it "
+               "has commas)"),
+    "verifier": ("verifier", "programmatic gold for the bundled tasks"),
+    "tiny": ("tiny:0", "a random 2-layer Llama (tests)"),
+    "ensemble": ("ensemble:SPEC|SPEC[|combine=majority]",
+                 "a panel of judges answering as one (mean logit by default)"),
+    ".toml": ("judge.toml", "a file with a [judge] table: kind = \"hf\" etc. and the same keys"),
+}
+
+
+def spec_help() -> str:
+    """The judge spec forms with their options, one block per kind (for ``--help``).
+
+    >>> "simulated:" in spec_help()
+    True
+    """
+    lines = []
+    feature_keys = set(feature_options())
+    for kind, (usage, what) in KIND_HELP.items():
+        lines.append(f"  {usage}")
+        lines.append(f"      {what}")
+        if kind in _OPTIONS:
+            lines.append(f"      options: {', '.join(sorted(_OPTIONS[kind]))}")
+            if feature_keys <= set(_OPTIONS[kind]):
+                lines.append(f"      feature biases: NAME=dose (logit gains dose * (f(first) - "
+                             f"f(second))), NAME_PARAM=value; NAME in {', '.join(FEATURES)}")
+    return "\n".join(lines)
+
+
+def split_top(text: str, sep: str) -> list[str]:
+    """``text`` split on ``sep`` outside parentheses (an unbalanced one is an error).
+
+    >>> split_top("(a:x=1,y=2),z=3", ",")
+    ['(a:x=1,y=2)', 'z=3']
+    """
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if depth < 0:
+            break
+        if ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth != 0:
+        raise ValueError(f"Unbalanced parentheses in judge spec {text!r}; a nested spec is "
+                         "written (SPEC), e.g. 'biased:(hf:PATH,batch_size=4),lexical=1.0'.")
+    parts.append(text[start:])
+    return parts
+
+
+def _unwrap(text: str) -> str:
+    """``(SPEC)`` -> ``SPEC`` when the parentheses enclose the whole text."""
+    text = text.strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        return text
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0:  # the first "(" closes here: unwrap only if that is the last character
+            return text[1:-1].strip() if i == len(text) - 1 else text
+    return text
 
 
 def parse_spec(spec: str) -> tuple[str, str | None, dict[str, Any]]:
@@ -69,7 +155,14 @@ def parse_spec(spec: str) -> tuple[str, str | None, dict[str, Any]]:
             "or a .toml file."
         )
     target, options = None, {}
-    for item in [x for x in rest.split(",") if x.strip()] if rest else []:
+    items = [x for x in split_top(rest, ",") if x.strip()] if rest else []
+    if kind == "biased":
+        # The first item is the wrapped judge's spec: every later item is the wrapper's own.
+        if not items or "=" in items[0].split(":", 1)[0]:
+            raise ValueError(f"A biased judge needs the judge it wraps first: "
+                             f"'biased:(SPEC),lexical=1.0'; got {spec!r}.")
+        target, items = _unwrap(items[0]), items[1:]
+    for item in items:
         if "=" not in item:
             if target is not None:
                 raise ValueError(f"Judge spec {spec!r} names two targets ({target!r}, {item!r}).")
@@ -107,6 +200,7 @@ def build_judge(kind: str, target: str | None, options: dict[str, Any]) -> Judge
 
         if kind == "hf" and not target:
             raise ValueError("An hf judge needs a model: 'hf:PATH_OR_HUB_ID'.")
+        _check_template(options)
         model = {"hf": target, "bundled": f"bundled:{target or 'smollm2'}",
                  "tiny": f"tiny:{target or 0}"}[kind]
         hf_opts = {k: v for k, v in options.items() if k not in ("device", "dtype")}
@@ -119,6 +213,7 @@ def build_judge(kind: str, target: str | None, options: dict[str, Any]) -> Judge
 
         if not target:
             raise ValueError("An hf-generate judge needs a model: 'hf-generate:PATH_OR_HUB_ID'.")
+        _check_template(options)
         return HFGenerateJudge(target, **options)
     if kind == "openai":
         from judgebench.judges.openai import OpenAIJudge
@@ -136,7 +231,24 @@ def build_judge(kind: str, target: str | None, options: dict[str, Any]) -> Judge
         from judgebench.judges.verifiers import VerifierJudge
 
         return VerifierJudge(target, **options)
+    if kind == "biased":
+        from judgebench.judges.biased import BiasedJudge
+
+        if not target:
+            raise ValueError("A biased judge needs the judge it wraps: 'biased:(SPEC),lexical=1.0'"
+                             " or, in TOML, judge = \"SPEC\".")
+        opts = dict(options)
+        return BiasedJudge(load_judge(target), name=opts.pop("name", None), **opts)
     raise ValueError(f"Unknown judge kind {kind!r}.")  # unreachable: parse_spec checks kinds
+
+
+def _check_template(options: dict[str, Any]) -> None:
+    """An unknown template name fails before the model loads, not after."""
+    from judgebench.judges.templates import get_template
+
+    for key in ("template", "pointwise_template"):
+        if key in options:
+            get_template(options[key])
 
 
 def load_judge(spec: str | Path | Judge) -> Judge:
@@ -150,25 +262,35 @@ def load_judge(spec: str | Path | Judge) -> Judge:
         path = Path(spec)
         if not path.exists():
             raise FileNotFoundError(f"No judge file at {spec!r}.")
-        table = tomllib.loads(path.read_text()).get("judge")
+        from judgebench.verdicts import read_text
+
+        try:
+            table = tomllib.loads(read_text(path)).get("judge")
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"{spec} is not valid TOML: {err}; fix the file.") from None
         if not isinstance(table, dict) or "kind" not in table:
             raise ValueError(f"{spec} needs a [judge] table with a 'kind' key.")
         table = dict(table)
         kind = table.pop("kind")
         target = table.pop("model", None) or table.pop("target", None)
+        if kind == "biased":
+            target = target or table.pop("judge", None)
         if kind not in _OPTIONS:
             raise ValueError(f"Unknown judge kind {kind!r} in {spec}; use one of {sorted(_OPTIONS)}.")
-        return build_judge(kind, target, _typed(kind, {k: str(v) for k, v in table.items()},
-                                                spec))
+        # A TOML list (lexical_words = ["delve", "unlock"]) reads as the spec's "delve|unlock".
+        flat = {k: "|".join(map(str, v)) if isinstance(v, list) else str(v)
+                for k, v in table.items()}
+        return build_judge(kind, target, _typed(kind, flat, spec))
     kind, target, options = parse_spec(spec)
     return build_judge(kind, target, options)
 
 
 def _ensemble(spec: str) -> Judge:
-    """``ensemble:SPEC|SPEC[|combine=NAME][|name=NAME]``: members split on '|'."""
+    """``ensemble:SPEC|SPEC[|combine=NAME][|name=NAME]``: members split on '|' outside
+    parentheses; a member in parentheses is unwrapped."""
     from judgebench.judges.ensemble import EnsembleJudge
 
-    items = [x.strip() for x in spec[len("ensemble:"):].split("|") if x.strip()]
+    items = [_unwrap(x) for x in split_top(spec[len("ensemble:"):], "|") if x.strip()]
     options = dict(x.split("=", 1) for x in items if ":" not in x and "=" in x)
     unknown = sorted(set(options) - {"combine", "name"})
     if unknown:

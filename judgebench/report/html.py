@@ -101,7 +101,8 @@ def build_blocks(sections: list[Section], out: Path) -> list[Block]:
     blocks: list[Block] = []
     runs = [s for s in sections if s.kind == "train"]
     counter = iter(range(1, 100))
-    for sec in sections:
+    # Studies lead: what reached the policy, with intervals over seeds, is the headline.
+    for sec in sorted(sections, key=lambda s: s.kind != "sweep"):
         if sec.kind == "train" and sec is not runs[0]:
             continue  # drawn together with the first run, one line per run
         builder = {"audit": _audit_block, "calibration": _calibration_block,
@@ -141,7 +142,9 @@ def _audit_block(sec: Section, out: Path, counter) -> Block:
     if "probes" in t:
         _figure(block, out, counter, "probes", "CALM probes: share of verdicts unchanged when "
                 "a fake citation, bandwagon line, sentiment or injection is added to the "
-                "losing response (95% CI).", lambda: plots.probes_figure(t["probes"]))
+                "losing response (light: raw), the placebo baseline (dotted: a whitespace "
+                "edit, what noise alone changes) and the noise-corrected robustness (solid), "
+                "95% CI.", lambda: plots.probes_figure(t["probes"]))
     if "agreement_matrix" in t:
         _figure(block, out, counter, "agreement", "Agreement between judges and with gold: "
                 "share of pairs on which the combined verdicts (both orders; disagreement = "
@@ -249,6 +252,14 @@ def _sweep_block(sec: Section, out: Path, counter) -> Block:
                 for s in prop["settings"]]
         block.tables.append(("propagation.json: slope per unit of injected bias [95% CI over "
                              "seeds]", pd.DataFrame(rows)))
+    study = sec.data.get("study")
+    if study and study.get("dose_response"):
+        _figure(block, out, counter, "dose-response", "The study's dose-response: final length "
+                "drift, gold change and label-level bias against the injected dose, mean over "
+                "seeds with a 95% t-interval (n seeds per point; lack-of-fit p of a line).",
+                lambda: plots.dose_response_figure(study))
+        block.tables.append(("Paired tests (same seeds; 95% paired t-intervals, n = seeds)",
+                             _paired_table(study)))
     runs = [r for r in sec.runs if not r.tables.get("metrics", pd.DataFrame()).empty]
     if 0 < len(runs) <= MAX_RUN_LINES:
         _add_run_figure(block, runs, out, counter)
@@ -272,6 +283,21 @@ def _triple(est: dict | None) -> tuple[float, float, float]:
 
 # ---------------------------------------------------------------------------------------------
 # Formatting helpers
+
+
+def _paired_table(study: dict) -> pd.DataFrame:
+    """study.json's paired contrasts as one row each, intervals written with n and method."""
+    rows = []
+    for t in study.get("paired", []):
+        row = {**{k.split(".")[-1]: v for k, v in t["arm"].items()}, "contrast": t["contrast"]}
+        for key, label in (("drift", "length drift (chars)"), ("gold_change", "gold change")):
+            d = t.get(key) or {}
+            lo, hi = d.get("ci") or [None, None]
+            row[label] = _est_text(*(np.nan if v is None else float(v)
+                                     for v in (d.get("estimate"), lo, hi)))
+            row[f"{label}: n, method"] = f"{d.get('n')}, {d.get('method')}"
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _slug(text: str) -> str:

@@ -290,6 +290,10 @@ def read_sweep(path: Path, name: str) -> Section:
     prop = _read(sec, "propagation.json", _json)
     if isinstance(prop, dict):
         sec.data["propagation"] = prop
+    if (path / "study.json").exists():  # a study's statistics (rlaif/study.py), optional
+        study = _read(sec, "study.json", _json)
+        if isinstance(study, dict):
+            sec.data["study"] = study
     runs = path / "runs"
     if runs.is_dir():
         sec.runs = [read_train(p, p.name) for p in sorted(runs.iterdir())
@@ -299,8 +303,8 @@ def read_sweep(path: Path, name: str) -> Section:
 
 def grid_axes(columns: list[str]) -> list[str]:
     """The grid-axis columns of sweep.csv (everything but seed, run_dir and the metrics)."""
-    return [c for c in columns if c not in ("seed", "run_dir", "n_iterations")
-            and not c.startswith(("final_", "mean_"))]
+    return [c for c in columns if c not in ("seed", "n_iterations")
+            and not c.startswith(("final_", "mean_", "run_"))]
 
 
 # ---------------------------------------------------------------------------------------------

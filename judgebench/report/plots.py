@@ -248,31 +248,101 @@ def _padding(ax: Any, padding: pd.DataFrame) -> None:
            ylabel="P(padded copy beats the original)")
 
 
+def probe_rows(probes: pd.DataFrame) -> pd.DataFrame:
+    """probes.csv as one row per (judge, CALM probe): raw robustness, the judge's placebo
+    baseline and the noise-corrected robustness, each with ``_low``/``_high`` CI columns.
+
+    Noise baselines (``noise.placebo``, ``noise.repeat``) are not probes: they become the
+    ``placebo`` columns, never rows. An audit written before the baselines existed gives NaN
+    there.
+
+    >>> t = pd.DataFrame({"judge": "j", "measure": ["probes.authority.robustness",
+    ...     "probes.authority.robustness_corrected", "noise.placebo.robustness",
+    ...     "noise.repeat.robustness"], "estimate": [0.7, 0.98, 0.72, 1.0],
+    ...     "ci_low": 0.0, "ci_high": 1.0})
+    >>> probe_rows(t)[["probe", "raw", "placebo", "corrected"]].values.tolist()
+    [['authority', 0.7, 0.72, 0.98]]
+    """
+    cols = ["judge", "probe"] + [f"{k}{s}" for k in ("raw", "placebo", "corrected")
+                                 for s in ("", "_low", "_high")]
+    need = {"judge", "measure", "estimate", "ci_low", "ci_high"}
+    if probes is None or probes.empty or not need <= set(probes.columns):
+        return pd.DataFrame(columns=cols)
+    parts = probes["measure"].astype(str).str.split(".", expand=True).reindex(
+        columns=range(3))
+    t = probes.assign(group=parts[0], probe=parts[1], stat=parts[2],
+                      judge=probes["judge"].astype(str))
+    rows = []
+    for judge, g in t.groupby("judge", sort=True):
+        placebo = g[(g["group"] == "noise") & (g["probe"] == "placebo")
+                    & (g["stat"] == "robustness")]
+        base = placebo.iloc[0] if len(placebo) else None
+        cue = g[g["group"] == "probes"]
+        for probe in sorted(cue["probe"].dropna().unique()):
+            row = {"judge": judge, "probe": probe}
+            for key, stat, src in (("raw", "robustness", cue), ("corrected",
+                                   "robustness_corrected", cue)):
+                hit = src[(src["probe"] == probe) & (src["stat"] == stat)]
+                r = hit.iloc[0] if len(hit) else None
+                for suffix, col in (("", "estimate"), ("_low", "ci_low"), ("_high", "ci_high")):
+                    row[key + suffix] = float(r[col]) if r is not None else np.nan
+            for suffix, col in (("", "estimate"), ("_low", "ci_low"), ("_high", "ci_high")):
+                row["placebo" + suffix] = float(base[col]) if base is not None else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _err(t: pd.DataFrame, key: str) -> np.ndarray:
+    return ci_err(t.rename(columns={key: "estimate", f"{key}_low": "ci_low",
+                                    f"{key}_high": "ci_high"}))
+
+
 @styled
 def probes_figure(probes: pd.DataFrame) -> Figure:
-    """Robustness (share of verdicts unchanged by the edit) per CALM probe and judge, with
-    95% CI bars (probes.csv)."""
-    t = probes[probes["measure"].astype(str).str.endswith(".robustness")].copy()
-    t["probe"] = t["measure"].astype(str).str.split(".").str[1]
+    """Per CALM probe and judge: raw robustness (light bar), the judge's placebo baseline
+    (dotted line: what noise alone leaves unchanged) and the noise-corrected robustness
+    (solid bar, 1 − flips beyond the placebo), with 95% CI bars (probes.csv)."""
+    t = probe_rows(probes)
     probes_ = sorted(t["probe"].unique())
-    judges = sorted(t["judge"].astype(str).unique())
-    fig = new_figure(1.6 + 0.38 * len(probes_) * max(1, len(judges)) ** 0.6)
+    judges = sorted(t["judge"].unique())
+    fig = new_figure(max(3.2, 1.8 + 0.5 * len(probes_) * max(1, len(judges)) ** 0.6))
     ax = fig.subplots()
-    height = 0.8 / len(judges)
+    if t.empty:
+        _empty(ax, "no CALM probe rows in probes.csv")
+        ax.set(title="Robustness to counterfactual edits (CALM probes)")
+        return fig
+    corrected = t["corrected"].notna().any()
+    slot = 0.8 / len(judges)
+    height = slot / (2 if corrected else 1)
     y = np.arange(len(probes_))
     ax.axvline(1.0, label="1.0: never swayed", **REF)
     for j, judge in enumerate(judges):
-        rows = t[t["judge"].astype(str) == judge].set_index("probe").reindex(probes_)
-        yj = y - 0.4 + height * (j + 0.5)
-        ax.barh(yj, rows["estimate"].fillna(0), height=height * 0.9, xerr=ci_err(rows),
-                color=color(j), alpha=0.85, capsize=3, label=short(judge, 30))
-        for yy, est in zip(yj, rows["estimate"]):
-            if np.isfinite(est):
-                ax.text(0.01, yy, f"{est:.2f}", va="center", ha="left", fontsize=8,
-                        color="white", fontweight="bold")
+        rows = t[t["judge"] == judge].set_index("probe").reindex(probes_)
+        top = y - 0.4 + slot * j
+        raw_y = top + height * 0.5
+        ax.barh(raw_y, rows["raw"].fillna(0), height=height * 0.9, xerr=_err(rows, "raw"),
+                color=color(j), alpha=0.35, capsize=3,
+                label=f"{short(judge, 24)}: raw" if corrected else short(judge, 30))
+        bars = [(raw_y, rows["raw"])]
+        if corrected:
+            cor_y = top + height * 1.5
+            ax.barh(cor_y, rows["corrected"].fillna(0), height=height * 0.9,
+                    xerr=_err(rows, "corrected"), color=color(j), alpha=0.9, capsize=3,
+                    label=f"{short(judge, 24)}: noise-corrected")
+            bars.append((cor_y, rows["corrected"]))
+        placebo = rows["placebo"].dropna()
+        if len(placebo):
+            ax.axvline(float(placebo.iloc[0]), color=color(j), linestyle=":", linewidth=1.6,
+                       label=f"{short(judge, 24)}: placebo baseline")
+        for yy_all, est_all in bars:
+            for yy, est in zip(yy_all, est_all):
+                if np.isfinite(est):
+                    ax.text(0.01, yy, f"{est:.2f}", va="center", ha="left", fontsize=8,
+                            color="black", fontweight="bold")
+    high = np.nanmax(t[["raw_high", "corrected_high"]].to_numpy(float), initial=1.0)
     ax.set_yticks(y, labels=probes_)
-    ax.set(xlim=(0, 1.05), ylim=(len(probes_) - 0.5, -0.5),
-           title="Robustness to counterfactual edits (CALM probes)",
+    ax.set(xlim=(0, max(1.05, high + 0.03)), ylim=(len(probes_) - 0.5, -0.5),
+           title="Robustness to counterfactual edits (CALM probes), beside the placebo",
            xlabel="robustness: share of verdicts unchanged by the edit",
            ylabel="edit applied to the losing response")
     ax.grid(axis="y", visible=False)
@@ -487,4 +557,59 @@ def sweep_figure(sweep: pd.DataFrame, propagation: dict | None = None,
     n_seeds = sweep["seed"].nunique() if "seed" in sweep else 1
     fig.suptitle(f"Propagation across the sweep: points = mean over {n_seeds} seed(s), "
                  "bars = range over seeds, faint dots = single runs", fontsize=9)
+    return fig
+
+
+#: study.json's dose-response metrics, in panel order: (metric, title, y label).
+_DOSE_PANELS = (("drift", "Length drift", "final length drift (characters)"),
+                ("gold_change", "Gold change", "final gold-score change (0–1)"),
+                ("label_prefers_longer", "Label-level bias",
+                 "share of labels picking the longer response"))
+
+
+@styled
+def dose_response_figure(study: dict, dose_label: str | None = None) -> Figure:
+    """A study's dose-response curves (study.json, rlaif/study.py): per arm and metric, the
+    mean over seeds at each injected dose with its 95% t-interval; the legend gives n and the
+    lack-of-fit p of a straight line."""
+    fig = new_figure(4.2)
+    axes = fig.subplots(1, len(_DOSE_PANELS))
+    curves = study.get("dose_response") or []
+    dose = dose_label or study.get("dose_axis") or "dose"
+    for ax, (metric, title, ylabel) in zip(axes, _DOSE_PANELS):
+        mine = [c for c in curves if c.get("metric") == metric]
+        if not mine:
+            _empty(ax, f"no {metric} curve in study.json")
+            continue
+        if metric != "label_prefers_longer":
+            ax.axhline(0, **REF)
+        else:
+            ax.axhline(0.5, **REF)
+        doses, lof = set(), []
+        for i, curve in enumerate(mine):
+            pts = curve.get("points", [])
+            x = np.array([p["dose"] for p in pts], float)
+            y = np.array([np.nan if p["mean"] is None else p["mean"] for p in pts], float)
+            lo = np.array([np.nan if p["ci"][0] is None else p["ci"][0] for p in pts], float)
+            hi = np.array([np.nan if p["ci"][1] is None else p["ci"][1] for p in pts], float)
+            doses |= set(x.tolist())
+            shift = (i - (len(mine) - 1) / 2) * 0.03 * (np.ptp(x) or 1.0)
+            arm = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in curve["arm"].items()) or "all"
+            ns = sorted({p["n"] for p in pts})
+            p_lof = (curve.get("lack_of_fit") or {}).get("p_value")
+            if p_lof is not None:
+                lof.append(f"{arm}: {p_lof:.2g}")
+            label = f"{arm} (n = {'/'.join(map(str, ns))} seeds per dose)"
+            yerr = np.vstack([np.where(np.isfinite(lo), y - lo, 0), np.where(np.isfinite(hi),
+                                                                              hi - y, 0)])
+            ax.errorbar(x + shift, y, yerr=yerr, fmt="o-", capsize=3, color=color(i),
+                        label=label)
+        ax.xaxis.set_major_locator(FixedLocator(sorted(doses)))
+        ax.set(title=title, ylabel=ylabel, xlabel=f"injected dose ({dose})")
+        if lof:  # is the curve a line? the F test's p per arm (small: it is not)
+            ax.text(0.02, 0.98, "lack of fit of a line, p\n" + "\n".join(lof),
+                    transform=ax.transAxes, va="top", fontsize=7, color="#444444")
+    _legend_below(fig, axes, ncol=1)
+    fig.suptitle(f"Dose-response over {study.get('n_seeds', '?')} seed(s): mean and 95% "
+                 "t-interval per dose", fontsize=9)
     return fig

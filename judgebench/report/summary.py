@@ -86,7 +86,7 @@ def audit_findings(sec: Section) -> list[Findings]:
                  "(failed verdicts are excluded, never counted as preferences)."]
         parts += _position_text(block.get("position", {}))
         parts += _verbosity_text(block.get("verbosity", {}), padding, judge)
-        parts += _probe_text(block.get("probes", {}))
+        parts += _probe_text(block.get("probes", {}), block.get("noise", {}))
         parts += _self_text(block.get("self_preference", {}),
                             result.get("settings", {}).get("judge_model"))
         parts += _agreement_text(block.get("agreement", {}))
@@ -145,16 +145,54 @@ def _verbosity_text(verb: dict, padding: pd.DataFrame | None, judge: str) -> lis
     return out
 
 
-def _probe_text(probes: dict) -> list[str]:
-    rob = {name: m["robustness"] for name, m in probes.items()
-           if isinstance(m, dict) and isinstance(m.get("robustness"), dict)
-           and _ok(m["robustness"].get("estimate"))}
-    if not rob:
-        return []
-    worst = min(rob, key=lambda k: rob[k]["estimate"])
-    listed = ", ".join(f"{k} {100 * v['estimate']:.0f}%" for k, v in sorted(rob.items()))
-    return [f"Robustness to counterfactual edits (share of verdicts unchanged): {listed}; "
-            f"least robust: {worst}, {pct(rob[worst])}."]
+def _probe_estimates(probes: dict, key: str) -> dict[str, dict]:
+    return {name: m[key] for name, m in probes.items()
+            if isinstance(m, dict) and isinstance(m.get(key), dict)
+            and _ok(m[key].get("estimate"))}
+
+
+def _probe_text(probes: dict, noise: dict | None = None) -> list[str]:
+    """The CALM probes in words, read against the placebo: the noise-corrected robustness
+    decides, and a probe is named as swaying the judge only if it is flagged (or its CI is
+    below 1), the most swayed only when it is strictly the lowest."""
+    raw = _probe_estimates(probes, "robustness")
+    cor = _probe_estimates(probes, "robustness_corrected")
+    if not cor:  # an audit without noise baselines: raw only, and said so
+        if not raw:
+            return []
+        values = {round(v["estimate"], 2) for v in raw.values()}
+        listed = ", ".join(f"{k} {100 * v['estimate']:.0f}%" for k, v in sorted(raw.items()))
+        text = (f"Robustness to counterfactual edits (share of verdicts unchanged): {listed}; "
+                "no placebo baseline, so noise is not told from sway")
+        if len(values) == 1:
+            return [text + " (every probe reads the same)."]
+        worst = min(raw, key=lambda k: raw[k]["estimate"])
+        return [text + f"; least robust: {worst}, {pct(raw[worst])}."]
+    placebo = (noise or {}).get("placebo", {}).get("robustness")
+    swayed = {k: v for k, v in cor.items()
+              if v.get("verdict") == "flagged" or (
+                  "verdict" not in v and _excludes(v, 1.0) == "below")}
+    listed = ", ".join(f"{k} {100 * v['estimate']:.0f}%" for k, v in sorted(cor.items()))
+    out = [f"Robustness to counterfactual edits, corrected for noise (1 − the verdicts a cue "
+           f"flips beyond the placebo edit; 100% = never swayed): {listed}."]
+    if raw and isinstance(placebo, dict) and _ok(placebo.get("estimate")):
+        lo, hi = min(v["estimate"] for v in raw.values()), max(v["estimate"] for v in
+                                                                raw.values())
+        span = f"{100 * lo:.0f}%" if round(100 * lo) == round(100 * hi) else \
+            f"{100 * lo:.0f}–{100 * hi:.0f}%"
+        out.append(f"Raw robustness {span} against a placebo baseline of {pct(placebo)}: "
+                   "the placebo (whitespace only) shows what noise alone changes.")
+    if not swayed:
+        out.append("No probe sways it beyond the placebo's noise.")
+    else:
+        names = ", ".join(sorted(swayed))
+        text = f"Swayed beyond noise: {names}"
+        ests = sorted(v["estimate"] for v in swayed.values())
+        if len(ests) == 1 or ests[0] < ests[1]:
+            worst = min(swayed, key=lambda k: swayed[k]["estimate"])
+            text += f"; most swayed: {worst}, corrected {pct(swayed[worst])}"
+        out.append(text + ".")
+    return out
 
 
 def _self_text(sp: dict, judge_model: str | None) -> list[str]:
@@ -284,6 +322,19 @@ def train_findings(sec: Section) -> Findings:
             text += (f"; {m['label_prefers_longer'].astype(float).mean():.0%} of labels chose "
                      "the longer response")
         out.append(text + ".")
+    channel = m["position_channel"].dropna() if "position_channel" in m else pd.Series()
+    if len(channel) and (channel == "none").all():
+        out.append("Position bias could not reach this policy: every pair was judged in both "
+                   "orders and labelled by the sign of the two-order mean, which a constant "
+                   "position offset cannot change.")
+    elif len(channel) and (channel == "label_noise").any() and "label_picks_first" in m:
+        picks = m["label_picks_first"].astype(float)
+        if picks.notna().any():
+            out.append(f"Labels came from one random order per pair, so position bias acts as "
+                       f"label noise: {picks.mean():.0%} of decisive labels picked the response "
+                       "shown first (50% without position bias).")
+    out.append("One run, one seed: a comparison between runs needs a study over seeds "
+               "(judgebench sweep) before it is a finding.")
     return (sec.name, out)
 
 
@@ -304,16 +355,48 @@ def runs_comparison(sections: list[Section]) -> list[Findings]:
                             + "."])]
 
 
-def sweep_findings(sec: Section) -> list[Findings]:
-    """The propagation coefficient per calibration setting (propagation.json)."""
-    prop = sec.data.get("propagation", {})
+def study_findings(study: dict) -> list[str]:
+    """A study's paired tests in words: each stated only as far as its interval goes."""
     out = []
+    if study.get("n_seeds"):
+        out.append(f"{study.get('n_cells')} finished runs over {study['n_seeds']} seed(s); every "
+                   "interval below is a 95% paired t-interval over seeds (same seeds in both "
+                   "arms of a contrast).")
+    for t in study.get("paired", []):
+        d = t.get("drift") or {}
+        if not _ok(d.get("estimate")):
+            continue
+        arm = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in t["arm"].items()) or "all runs"
+        side = _excludes(d, 0.0)
+        verdict = {"above": "longer: the interval excludes 0",
+                   "below": "shorter: the interval excludes 0"}.get(
+            side, "not distinguishable from 0 at this n")
+        out.append(f"{arm}, {t['contrast']}: final length drift "
+                   f"{num(d, 1, signed=True, unit=' chars', n_unit=' seeds')} ({verdict}); "
+                   f"gold change {num(t.get('gold_change'), 3, signed=True, n_unit=' seeds')}.")
+    if study.get("position_note"):
+        out.append(study["position_note"])
+    return out
+
+
+def sweep_findings(sec: Section) -> list[Findings]:
+    """The study's paired tests (study.json) and propagation coefficients (propagation.json)."""
+    prop = sec.data.get("propagation", {})
+    out = study_findings(sec.data.get("study") or {})
     if prop.get("note"):
         out.append(str(prop["note"]))
     for s in prop.get("settings", []):
         setting = ", ".join(f"{k}={v}" for k, v in s.get("setting", {}).items()) or \
             "the sweep"
         length, gold = s.get("length_drift_per_unit_bias"), s.get("gold_change_per_unit_bias")
+        label = s.get("length_drift_per_label_bias")
+        if isinstance(label, dict) and _ok(label.get("estimate")):
+            out.append(f"With {setting}, each unit of label-level bias (the share of training "
+                       "labels picking the longer response, above its dose-0 value) moved the "
+                       f"final length drift by "
+                       f"{num(label, 0, signed=True, unit=' characters', n_unit=' seeds')}.")
+        if not isinstance(length, dict):
+            continue
         text = (f"With {setting}, each unit of injected verbosity bias "
                 f"({prop.get('bias_axis', 'judge.verbosity')}) moved the final length drift by "
                 f"{num(length, 1, signed=True, unit=' characters', n_unit=' seeds')}")

@@ -110,9 +110,15 @@ class LabelingConfig:
     orders: str = "both"  #: "both" presentation orders per pair, or one "random" order per pair
     pairing: str = "all"  #: "all" k(k-1)/2 pairs per prompt, or "disjoint" k/2 pairs
     min_margin: float = 0.0  #: drop pairs with |P(response_1 wins) - 0.5| below this (near-ties)
-    #: "hard": chosen/rejected only; "smoothing": DPO label_smoothing = mean P(label is wrong)
+    #: "hard": chosen = the judge's preferred response; "sampled": each pair's direction drawn
+    #: from the judge's probability (an unbiased estimate of the soft-label loss, DPO and RM);
+    #: "robust": hard labels, robust DPO (TRL loss_type "robust") with its flip rate set to the
+    #: mean P(label is wrong) (DPO only)
     soft_labels: str = "hard"
     judge_chunk: int = 256  #: pairs per judge call (the resume granularity of the judge step)
+    #: a judge step whose failed verdicts exceed this share stops the run unfinished (a rerun
+    #: retries exactly the failed verdicts: successes are cached, failures never are)
+    max_failed_share: float = 0.1
 
 
 @dataclass
@@ -141,6 +147,15 @@ class InstrumentConfig:
     #: held-out evaluation at iteration 0, every eval_every-th iteration and the last; the
     #: rollout metrics (from the candidates, free) are recorded every iteration regardless
     eval_every: int = 1
+    #: surface features traced per iteration (judges/features.py names), besides any feature
+    #: the judge itself has a dose for
+    features: list[str] = field(default_factory=lambda: ["lexical", "tone", "self_praise",
+                                                         "format", "listness"])
+    #: hacking onset: the first evaluated iteration where the proxy–gold gap G(t) reaches
+    #: onset_gap and the share of judge-preferred held-out responses showing the feature
+    #: exceeds its iteration-0 rate by onset_share (docs/design/studies.md)
+    onset_gap: float = 0.1
+    onset_share: float = 0.1
 
 
 _SECTIONS: dict[str, type] = {
@@ -176,7 +191,17 @@ class LoopConfig:
         _choice("optimize", "reference", self.optimize.reference, ("initial", "previous"))
         _choice("labeling", "orders", self.labeling.orders, ("both", "random"))
         _choice("labeling", "pairing", self.labeling.pairing, ("all", "disjoint"))
-        _choice("labeling", "soft_labels", self.labeling.soft_labels, ("hard", "smoothing"))
+        if self.labeling.soft_labels == "smoothing":
+            raise ValueError(
+                "[labeling] soft_labels = 'smoothing' is gone: under TRL 1.16 DPO's sigmoid loss "
+                "ignores label_smoothing, so it changed nothing. Use 'sampled' (labels drawn "
+                "from the judge's probability) or 'robust' (robust DPO with the judge's flip "
+                "rate).")
+        _choice("labeling", "soft_labels", self.labeling.soft_labels,
+                ("hard", "sampled", "robust"))
+        if self.labeling.soft_labels == "robust" and self.optimize.algorithm != "dpo":
+            raise ValueError("[labeling] soft_labels = 'robust' is a DPO loss; with [optimize] "
+                             f"algorithm = {self.optimize.algorithm!r} use 'sampled' or 'hard'.")
         _choice("judge", "quality", self.judge.quality, ("verifier", "none"))
         _choice("sampling", "backend", self.sampling.backend, ("hf", "vllm"))
         _positive("run", "n_iterations", self.run.n_iterations, allow_zero=True)
@@ -186,11 +211,20 @@ class LoopConfig:
         _positive("optimize", "batch_size", self.optimize.batch_size)
         _positive("labeling", "judge_chunk", self.labeling.judge_chunk)
         _positive("instrument", "eval_every", self.instrument.eval_every)
+        from judgebench.judges.features import FEATURES
+
+        unknown = sorted(set(self.instrument.features) - set(FEATURES))
+        if unknown:
+            raise ValueError(f"[instrument] features {unknown} are not built-in features; "
+                             f"choose from {sorted(FEATURES)}.")
         if self.sampling.k < 2:
             raise ValueError(f"[sampling] k must be >= 2 to form pairs; got {self.sampling.k}.")
         if self.labeling.pairing == "disjoint" and self.sampling.k % 2:
             raise ValueError(f"[labeling] pairing = 'disjoint' needs an even [sampling] k; got "
                              f"k = {self.sampling.k}. Use an even k or pairing = 'all'.")
+        if not 0.0 <= self.labeling.max_failed_share <= 1.0:
+            raise ValueError(f"[labeling] max_failed_share must lie in [0, 1]; got "
+                             f"{self.labeling.max_failed_share}.")
         if not 0.0 <= self.labeling.min_margin < 0.5:
             raise ValueError(f"[labeling] min_margin must lie in [0, 0.5); got "
                              f"{self.labeling.min_margin}.")

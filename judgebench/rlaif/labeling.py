@@ -203,25 +203,55 @@ def _flipped(p12: pd.Series, p21: pd.Series) -> np.ndarray:
     return np.where(both, differ.astype(float), np.nan)
 
 
-def training_pairs(labels: pd.DataFrame, min_margin: float = 0.0) -> pd.DataFrame:
+def training_pairs(labels: pd.DataFrame, min_margin: float = 0.0, *, soft_labels: str = "hard",
+                   seed: int = 0) -> pd.DataFrame:
     """prompt/chosen/rejected rows from the judge's labels; near-ties and failures dropped.
 
-    ``p_chosen`` is the judge's P(chosen wins) (>= 0.5), kept for soft-label options.
+    ``p_chosen`` is the judge's P(chosen wins). ``soft_labels``:
+
+    * ``"hard"`` (and ``"robust"``, whose softness enters the loss instead): the chosen
+      response is the one the judge prefers, so ``p_chosen >= 0.5``;
+    * ``"sampled"``: each pair's direction is drawn from the judge's probability (response_1
+      is chosen with probability P(response_1 wins), seeded). DPO's loss on a drawn label is
+      an unbiased estimate of the soft-label (conservative-DPO) loss
+      p·ℓ(h) + (1 - p)·ℓ(-h), and a reward model fitted on drawn labels fits the judge's
+      Bradley–Terry probability in expectation; ``p_chosen`` may then be < 0.5 and
+      ``sampled_against`` marks the pairs drawn against the judge's preference.
+
+    >>> lab = pd.DataFrame({"pair_id": ["a", "b"], "prompt": ["q", "q"], "p_judge": [0.9, 0.2],
+    ...                     "response_1": ["x", "y"], "response_2": ["xx", "yy"]})
+    >>> training_pairs(lab)[["chosen", "p_chosen"]].values.tolist()
+    [['x', 0.9], ['yy', 0.8]]
     """
+    if soft_labels not in ("hard", "robust", "sampled"):
+        raise ValueError(f"soft_labels must be 'hard', 'robust' or 'sampled'; got {soft_labels!r}.")
     p = labels["p_judge"].to_numpy(float)
     keep = np.isfinite(p) & (np.abs(p - 0.5) >= min_margin) & (p != 0.5)
     sub = labels[keep]
-    first = sub["p_judge"].to_numpy(float) > 0.5
+    p1 = sub["p_judge"].to_numpy(float)
+    first = p1 > 0.5
+    against = np.zeros(len(sub), bool)
+    if soft_labels == "sampled":
+        draw = np.random.default_rng(seed).random(len(sub)) < p1
+        against = draw != first
+        first = draw
     return pd.DataFrame({
         "pair_id": sub["pair_id"].to_numpy(),
         "prompt": sub["prompt"].to_numpy(),
         "chosen": np.where(first, sub["response_1"], sub["response_2"]),
         "rejected": np.where(first, sub["response_2"], sub["response_1"]),
-        "p_chosen": np.where(first, sub["p_judge"], 1.0 - sub["p_judge"]),
+        "p_chosen": np.where(first, p1, 1.0 - p1),
+        "sampled_against": against,
     })
 
 
 def label_smoothing_from(p_chosen: np.ndarray) -> float:
-    """cDPO's label smoothing from soft labels: mean P(the chosen response is not better)."""
+    """The label-flip rate for robust DPO: mean P(the chosen response is not the better one).
+
+    Bounded below 0.5 (robust DPO's loss is undefined at 0.5; hard labels have p >= 0.5).
+
+    >>> label_smoothing_from([0.9, 0.7])
+    0.2
+    """
     p = np.asarray(p_chosen, float)
-    return float(np.mean(1.0 - p)) if p.size else 0.0
+    return float(min(np.mean(1.0 - p), 0.49)) if p.size else 0.0

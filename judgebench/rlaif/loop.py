@@ -59,19 +59,23 @@ def run_from_config(config_path: str | Path, out_dir: str | Path,
 def run_loop(cfg: LoopConfig, out_dir: str | Path, *, judge: Judge | None = None
              ) -> list[dict[str, Any]]:
     """Run (or resume) the loop of ``cfg`` in ``out_dir``; ``judge`` overrides [judge] spec."""
+    cfg.check()  # a config built in Python goes through the same checks as a TOML one
     run = Run(cfg, Path(out_dir), judge=judge)
     steps: dict[str, Callable[[int], None]] = {
         "generate": run.step_generate, "judge": run.step_judge,
         "instrument": run.step_instrument, "train": run.step_train}
     last = cfg.run.n_iterations
-    for i in range(last + 1):
-        for name, fn in steps.items():
-            if (name == "train" and i == last) or run.is_done(i, name):
-                continue
-            t0 = time.perf_counter()
-            fn(i)
-            run.finish(i, name, time.perf_counter() - t0)
-        run.write_metrics()
+    from judgebench.rlaif.optimize import known_warnings_filtered
+
+    with known_warnings_filtered():
+        for i in range(last + 1):
+            for name, fn in steps.items():
+                if (name == "train" and i == last) or run.is_done(i, name):
+                    continue
+                t0 = time.perf_counter()
+                fn(i)
+                run.finish(i, name, time.perf_counter() - t0)
+            run.write_metrics()
     return run.read_metrics()
 
 
@@ -242,6 +246,7 @@ class Run:
         samples = pd.DataFrame(out).rename(columns={"prompt_index": "slot"})
         samples["task_id"] = [tasks[j].task_id for j in samples["slot"]]
         samples["prompt"] = [tasks[j].prompt for j in samples["slot"]]
+        samples["kind"] = [tasks[j].kind for j in samples["slot"]]
         samples["gold"] = self.tasks.gold(samples["prompt"], samples["response"])
         samples["iteration"] = i
         save_table(samples, self.iter_dir(i) / "samples.parquet")
@@ -259,7 +264,11 @@ class Run:
         ev = pd.DataFrame(out)
         ev["task_id"] = [held[j].task_id for j in ev["prompt_index"]]
         ev["prompt"] = [held[j].prompt for j in ev["prompt_index"]]
+        ev["kind"] = [held[j].kind for j in ev["prompt_index"]]
         ev["gold"] = self.tasks.gold(ev["prompt"], ev["response"])
+        checks = self.tasks.checks(ev["prompt"], ev["response"])
+        for name in checks.columns:  # per-check pass (1/0; NaN where the task has no such check)
+            ev[f"check_{name}"] = checks[name].to_numpy()
         ev["iteration"] = i
         save_table(ev, eval_path)
         self._add_timing(i, "eval_generate", time.perf_counter() - t0)
@@ -281,6 +290,7 @@ class Run:
             self.judge, pairs, orders=cfg.labeling.orders, seed=step_seed(cfg.run.seed, i, "judge"),
             cache=self.cache, chunk=cfg.labeling.judge_chunk, progress=cfg.run.progress,
             on_chunk=lambda k: self._maybe_kill(i, "judge", mid=True) if k == 0 else None)
+        _check_failures(verdicts, cfg.labeling.max_failed_share, f"Iteration {i}'s judge step")
         pipeline = labeling.fit_calibration(verdicts, cfg.calibration)
         if pipeline is not None:
             pipeline.to_json(d / "pipeline.json")
@@ -288,7 +298,9 @@ class Run:
         save_table(cal, d / "verdicts_train.parquet")
         labels = labeling.preference_labels(cal)
         save_table(labels, d / "labels.parquet")
-        save_table(labeling.training_pairs(labels, cfg.labeling.min_margin),
+        save_table(labeling.training_pairs(labels, cfg.labeling.min_margin,
+                                           soft_labels=cfg.labeling.soft_labels,
+                                           seed=step_seed(cfg.run.seed, i, "labels")),
                    d / "train_pairs.parquet")
         stats = {"n_pairs_dropped": int(pairs.attrs["n_dropped"])}
         # Cost accounting, not a result: kept out of metrics.jsonl (a resumed run pays less).
@@ -332,17 +344,20 @@ class Run:
             return
         d = self.iter_dir(i)
         row: dict[str, Any] = {"iteration": i, "evaluated": (d / "eval.parquet").exists()}
+        cur = ini = eval_labels = None
         if row["evaluated"]:
             cur = load_table(d / "eval.parquet")
             ini = load_table(self.iter_dir(0) / "eval.parquet")
-            eval_labels = None
             if (d / "verdicts_eval.parquet").exists():
                 eval_labels = labeling.preference_labels(load_table(d / "verdicts_eval.parquet"))
             row.update(propagation.eval_metrics(cur, ini, eval_labels))
-        row.update(propagation.rollout_metrics(load_table(d / "samples.parquet"),
+        samples = load_table(d / "samples.parquet")
+        row.update(propagation.rollout_metrics(samples,
                                                load_table(self.iter_dir(0) / "samples.parquet")))
         labels, kept = load_table(d / "labels.parquet"), load_table(d / "train_pairs.parquet")
         row.update(propagation.label_metrics(labels, kept))
+        row.update(propagation.feature_metrics(self.traced_features(), cur, ini, samples, labels,
+                                               eval_labels))
         bias = propagation.judge_bias(load_table(d / "verdicts_train.parquet"),
                                       n_boot=self.cfg.instrument.n_boot,
                                       seed=step_seed(self.cfg.run.seed, i, "instrument"))
@@ -350,9 +365,20 @@ class Run:
         row.update(json.loads((d / "judge_stats.json").read_text()))
         _atomic_write(d / "metrics.json", json.dumps(_jsonable(row)))
 
+    def traced_features(self) -> dict[str, Any]:
+        """The features traced per iteration: [instrument] features plus the judge's own."""
+        from judgebench.judges.features import make_feature
+
+        out = {name: make_feature(name) for name in self.cfg.instrument.features}
+        bias = getattr(self.judge, "features", None)  # a simulated or biased: judge's doses
+        for feat in getattr(bias, "features", ()):
+            out[feat.name] = feat  # the judge's own definition (its word list, its regex)
+        return out
+
     def step_train(self, i: int) -> None:
         """Update the policy on iteration ``i``'s labels -> checkpoint of iteration i + 1."""
         from judgebench.rlaif import optimize
+
 
         cfg, d = self.cfg, self.iter_dir(i)
         seed = step_seed(cfg.run.seed, i, "train")
@@ -371,7 +397,7 @@ class Run:
             rows = [{"prompt": render_prompt(self.tokenizer, r.prompt), "chosen": r.chosen,
                      "rejected": r.rejected} for r in pairs.itertuples()]
             smoothing = (labeling.label_smoothing_from(pairs["p_chosen"].to_numpy())
-                         if cfg.labeling.soft_labels == "smoothing" else 0.0)
+                         if cfg.labeling.soft_labels == "robust" else 0.0)
             trainer = optimize.train_dpo(model, self.load_policy(ref_i), self.tokenizer, rows,
                                          cfg, work, label_smoothing=smoothing, **kw)
         else:
@@ -494,6 +520,28 @@ def build_judge(cfg: LoopConfig, tasks: TaskSet) -> Judge:
     except (OSError, ValueError, ImportError, RuntimeError) as err:
         raise ValueError(f"[judge] spec {spec!r} failed to load: {err} Nothing was run; fix the "
                          "spec and rerun the same command.") from err
+
+
+class JudgeFailuresError(RuntimeError):
+    """Too many of a judge step's verdicts failed; the step is not marked finished."""
+
+
+def _check_failures(verdicts: pd.DataFrame, max_share: float, what: str) -> None:
+    """Stop before a step is recorded when more than ``max_share`` of its verdicts failed.
+
+    The message gives the count and the most common errors. Failed verdicts are never
+    cached, so rerunning the same command retries exactly those and pays nothing for the rest.
+    """
+    failed = verdicts["failed"].to_numpy(bool)
+    if not len(failed) or failed.mean() <= max_share:
+        return
+    errors = verdicts.loc[failed, "error"].fillna("no error text").astype(str).str[:120]
+    common = "; ".join(f"{n} x {e!r}" for e, n in errors.value_counts().head(3).items())
+    raise JudgeFailuresError(
+        f"{what}: {int(failed.sum())} of {len(failed)} verdicts failed (more than "
+        f"[labeling] max_failed_share = {max_share:g}); most common: {common}. The step is not "
+        "marked finished: fix the judge (is its server up?) and rerun the same command, which "
+        "retries only the failed verdicts.")
 
 
 def _silence_progress_bars() -> None:

@@ -21,7 +21,9 @@ reward-model routes.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,20 @@ class NonFiniteGuard(TrainerCallback):
                 f"{args.learning_rate:g}). Nothing of this step was saved; lower "
                 "[optimize] learning_rate (or set [trainer] max_grad_norm) and rerun the same "
                 "command: the run resumes before this training step.")
+
+
+@contextlib.contextmanager
+def known_warnings_filtered():
+    """Hide the library warnings judgebench knows to be harmless, only inside this block.
+
+    TRL 1.16's configs default ``gradient_checkpointing=True`` (the loop turns it off), and
+    transformers 5 calls that field and ``is_gradient_checkpointing`` deprecated aliases: a
+    FutureWarning per trainer and per step that says nothing about the run.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.*deprecated",
+                                category=FutureWarning)
+        yield
 
 
 def quiet(trainer: Any, cfg: LoopConfig) -> Any:
@@ -117,8 +133,9 @@ def train_dpo(
 ):
     """One round of DPO on ``rows`` (prompt rendered, chosen, rejected); returns the trainer.
 
-    The reference is ``ref_model``, always passed (see module doc). Soft labels enter as
-    cDPO's ``label_smoothing`` when the loop sets it.
+    The reference is ``ref_model``, always passed (see module doc). ``label_smoothing`` > 0
+    selects robust DPO (Chowdhury et al. 2024; TRL ``loss_type="robust"``) with that label-flip
+    rate: TRL 1.16's default sigmoid loss ignores ``label_smoothing``.
     """
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
@@ -130,6 +147,7 @@ def train_dpo(
     extra.setdefault("beta", cfg.optimize.beta)
     if label_smoothing:
         extra.setdefault("label_smoothing", label_smoothing)
+        extra.setdefault("loss_type", ["robust"])
     args = DPOConfig(**common_args(cfg, out_dir, seed=seed, device=device, dtype=dtype,
                                    learning_rate=cfg.optimize.learning_rate,
                                    epochs=cfg.optimize.epochs,

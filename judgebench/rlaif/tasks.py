@@ -20,8 +20,9 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from judgebench.judges.verifiers import Task, TaskIndex, gold_score, load_tasks
+from judgebench.judges.verifiers import Task, TaskIndex, check, gold_score, load_tasks
 from judgebench.rlaif.config import TasksConfig
 
 
@@ -46,6 +47,21 @@ class TaskSet:
             if task is not None and task.checks_defined():
                 out[i] = gold_score(task, r)
         return out
+
+    def kinds(self, prompts: Sequence[str]) -> list[str | None]:
+        """The task kind of each prompt (None where a prompt has no task)."""
+        index = self.index
+        return [getattr(index.get(p), "kind", None) for p in prompts]
+
+    def checks(self, prompts: Sequence[str], responses: Sequence[str]) -> pd.DataFrame:
+        """One column per check name (answer, max_words, ...): 1.0 passed, 0.0 failed, NaN where
+        the prompt's task does not apply that check (or has no task)."""
+        rows = []
+        index = self.index
+        for p, r in zip(prompts, responses):
+            task = index.get(p)
+            rows.append({k: float(v) for k, v in check(task, r).items()} if task else {})
+        return pd.DataFrame(rows, index=range(len(rows)), dtype=float)
 
 
 def read_tasks(path: str | Path | None) -> list[Task]:

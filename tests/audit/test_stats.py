@@ -76,3 +76,58 @@ def test_per_pair_errors():
         per_pair(v.drop(columns="failed"))
     with pytest.raises(ValueError, match="seed is required"):
         list(compressed_weights(np.array([1, 2]), 10, seed=None))
+
+
+# ---------------------------------------------------------------------------------------------
+# Failed resamples, clusters, recentring
+
+
+def test_nan_resamples_are_counted_not_hidden():
+    # The mean over pairs with x > 0 is NaN in a resample that draws only the x = 0 pair(s).
+    x = np.array([0.0, 0.0, 0.0, 1.0])
+
+    def mean_of_positive(w, x):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (w @ x) / (w @ (x > 0).astype(float))
+
+    est = bootstrap_ci(mean_of_positive, x, n_boot=2000, seed=0)
+    # P(no draw of the one positive pair in 4 draws) = (3/4)^4 = 0.316.
+    assert est.n_boot_failed == pytest.approx(0.316 * 2000, rel=0.1)
+    assert est.to_dict()["n_boot_failed"] == est.n_boot_failed
+    assert est.to_dict()["method"] == "percentile"
+
+
+def test_cluster_bootstrap_moves_pairs_of_a_prompt_together():
+    # 20 prompts x 10 pairs; pairs of one prompt share their outcome: the effective sample
+    # is 20, so the clustered interval is ~sqrt(10) wider than the pair interval.
+    rng = np.random.default_rng(0)
+    prompt_outcome = rng.uniform(size=20) < 0.5
+    x = np.repeat(prompt_outcome.astype(float), 10)
+    clusters = np.repeat([f"q{i}" for i in range(20)], 10)
+    pairs = bootstrap_ci(weighted_mean, x, n_boot=2000, seed=0, compress=True)
+    clus = bootstrap_ci(weighted_mean, x, n_boot=2000, seed=0, compress=True,
+                        clusters=clusters, cluster_name="prompt")
+    width = lambda e: e.ci_high - e.ci_low  # noqa: E731
+    assert clus.estimate == pairs.estimate
+    assert 2.5 < width(clus) / width(pairs) < 4.0
+    assert clus.method == "percentile; 20 clusters of prompt"
+    # Uncompressed gives the same distribution (same seed, same draws over clusters).
+    plain = bootstrap_ci(weighted_mean, x, n_boot=2000, seed=0, clusters=clusters)
+    assert plain.ci_low == pytest.approx(clus.ci_low) and plain.ci_high == pytest.approx(clus.ci_high)
+    with pytest.raises(ValueError, match="clusters needs one label per pair"):
+        bootstrap_ci(weighted_mean, x, n_boot=10, seed=0, clusters=clusters[:5])
+
+
+def test_an_interval_that_misses_its_estimate_is_recentred():
+    # A statistic whose replicates are biased upwards: |mean| of values centred at 0.
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=30)
+    x -= x.mean()  # plug-in |mean| = 0; every replicate |N(0, 0.18)| > 0: biased up
+
+    def abs_mean(w, x):
+        return np.abs(w @ x) / w.sum(axis=1)
+
+    est = bootstrap_ci(abs_mean, x, n_boot=2000, seed=0)
+    assert est.method == "percentile, bias-recentred"
+    assert est.ci_low <= est.estimate <= est.ci_high
+    assert est.bias > 0.1 and est.to_dict()["bias"] == est.bias

@@ -40,7 +40,7 @@ def _pairs(n: int = 40, seed: int = 0) -> pd.DataFrame:
 
 
 def _is_estimate(obj: object) -> bool:
-    return (isinstance(obj, dict) and set(obj) == {"estimate", "ci", "n"}
+    return (isinstance(obj, dict) and {"estimate", "ci", "n"} <= set(obj)
             and isinstance(obj["n"], int) and len(obj["ci"]) == 2)
 
 
@@ -65,7 +65,8 @@ def test_run_audit_with_a_judge_writes_every_documented_measure(tmp_path):
                  "probe_verdicts.parquet"):
         assert (tmp_path / name).exists(), name
     probes = load_table(tmp_path / "probe_verdicts.parquet")
-    assert set(probes["probe"]) == {"padding", *EDITS}
+    assert set(probes["probe"]) == {"padding", *EDITS, "placebo", "repeat"}
+    assert set(probes.loc[probes["identical"], "probe"]) == {*EDITS, "placebo"}
     dose = pd.read_csv(tmp_path / "padding.csv")
     assert {"50", "200", "800", "all"} <= set(dose["added_chars"].astype(str))
     assert len(load_table(tmp_path / "verdicts.parquet")) == 80
@@ -133,7 +134,7 @@ def test_cli_audit_calls_run_audit(tmp_path, capsys):
 
     path = save_table(simulate_verdicts(60, seed=0), tmp_path / "v.parquet")
     rc = main(["audit", "--verdicts", str(path), "--out", str(tmp_path / "out"),
-               "--n-boot", "30", "--no-probes"])
+               "--n-boot", "30", "--no-probes", "--json"])
     assert rc == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["position"]["consistency"]["n"] == 60

@@ -71,9 +71,10 @@ def test_dawid_skene_recovers_member_accuracies_without_labels():
     for j in range(4):
         votes = v.loc[v["judge"] == f"m{j}", "p_1"].to_numpy()
         true_acc = (votes == truth).mean()
-        assert step.accuracy_[f"m{j}"] == pytest.approx(true_acc, abs=0.03)
-        assert step.sensitivity_[f"m{j}"] == pytest.approx(sens[j], abs=0.04)
-        assert step.specificity_[f"m{j}"] == pytest.approx(spec[j], abs=0.04)
+        # Annotators are (judge, order); these votes are all in order 12.
+        assert step.accuracy_[f"m{j}@12"] == pytest.approx(true_acc, abs=0.03)
+        assert step.sensitivity_[f"m{j}@12"] == pytest.approx(sens[j], abs=0.04)
+        assert step.specificity_[f"m{j}@12"] == pytest.approx(spec[j], abs=0.04)
     assert step.prior_ == pytest.approx(0.6, abs=0.03)
     # Posterior on fresh items (fit once, apply to another draw) beats the best member.
     v2, truth2 = _dawid_skene_world(4000, seed=3, sens=sens, spec=spec)
@@ -83,6 +84,31 @@ def test_dawid_skene_recovers_member_accuracies_without_labels():
     best = max((v2.loc[v2["judge"] == f"m{j}", "p_1"].to_numpy() == truth2).mean()
                for j in range(4))
     assert ds_acc > best
+
+
+def test_dawid_skene_items_are_pairs_and_annotators_are_judge_and_order():
+    # Each judge votes response_1 far more often when it is shown first (order 12): a
+    # position bias that makes its two orders two different annotators.
+    rng = np.random.default_rng(4)
+    n = 3000
+    truth = (rng.uniform(size=n) < 0.5).astype(float)
+    frames = []
+    for j in range(3):
+        for order, (se, sp) in (("12", (0.95, 0.55)), ("21", (0.55, 0.95))):
+            correct = rng.uniform(size=n) < np.where(truth == 1, se, sp)
+            p1 = np.where(correct, truth, 1 - truth)
+            frames.append(pd.DataFrame({
+                "pair_id": [f"p{i}" for i in range(n)], "judge": f"m{j}", "order": order,
+                "p_1": p1, "p_first": p1 if order == "12" else 1 - p1, "failed": False}))
+    v = pd.concat(frames, ignore_index=True)
+    step = DawidSkene().fit(v)
+    assert sorted(step.sensitivity_) == sorted(f"m{j}@{o}" for j in range(3) for o in ("12", "21"))
+    assert step.sensitivity_["m0@12"] == pytest.approx(0.95, abs=0.04)
+    assert step.sensitivity_["m0@21"] == pytest.approx(0.55, abs=0.04)
+    assert step.specificity_["m0@21"] == pytest.approx(0.95, abs=0.04)
+    out = step.transform(v).pivot(index="pair_id", columns="order", values="p_1")
+    # One posterior per pair, the same on both of its rows.
+    assert np.allclose(out["12"], out["21"])
 
 
 def test_failed_members_abstain_and_all_failed_stays_failed():

@@ -117,3 +117,34 @@ def test_all_failed_and_too_few_pairs_raise():
         LengthControl().fit(dead)
     with pytest.raises(ValueError, match=r"at least 20 judged pairs .* 'pair_id' gives 10"):
         LengthControl().fit(simulate_verdicts(10, seed=9))
+
+
+def test_unlabelled_pairs_are_not_ties():
+    """10% labels give the same φ as all labels (within its interval) on a judge with no
+    length bias whose better answers are longer; scoring the unlabelled 90% as ties used to
+    give φ ≈ 2.2 against 0.02."""
+    v = _quality_tracks_length(seed=2)
+    pairs = v["pair_id"].unique()
+    keep = set(np.random.default_rng(0).choice(pairs, size=len(pairs) // 10, replace=False))
+    few = v.assign(label=v["label"].where(v["pair_id"].isin(keep)))
+    full = LengthControl().fit(v).params_["simulated"]
+    part = LengthControl().fit(few).params_["simulated"]
+    assert part["used_gold"] and part["n_unlabelled_pairs_skipped"] == len(pairs) - len(keep)
+    assert part["n_fit_pairs"] == len(keep)
+    lo, hi = part["phi_ci"]
+    assert lo <= full["phi"] <= hi
+    assert full["phi_ci"][0] <= 0.0 <= full["phi_ci"][1]
+    assert hi - lo < 1.0  # an interval that says something
+
+
+def test_single_order_does_not_split_the_intercept():
+    """One presentation order: s is the intercept's column again; the position term is not
+    fitted, and the intercept carries the whole first-slot pull."""
+    one = simulate_verdicts(3000, seed=11, position=1.0, orders=("12",), noise=0.0)
+    p = LengthControl().fit(one).params_["simulated"]
+    assert p["position"] is None
+    both = LengthControl().fit(simulate_verdicts(3000, seed=11, position=1.0, noise=0.0))
+    q = both.params_["simulated"]
+    assert abs(q["intercept"]) < 0.1 < q["position"]
+    # order 12's whole pull, not half of it (the split gave intercept ≈ position ≈ half)
+    assert p["intercept"] == pytest.approx(q["intercept"] + q["position"], abs=0.1)

@@ -54,3 +54,27 @@ def test_generate_and_share_prefix_specs():
     with pytest.raises(ValueError, match="expected a boolean"):
         load_judge("hf-generate:tiny:0,explain=maybe")
     assert load_judge("tiny:0,share_prefix=false").share_prefix is False
+
+
+def test_spec_help_covers_every_kind():
+    from judgebench.judges.spec import _OPTIONS, KIND_HELP, spec_help
+
+    assert set(_OPTIONS) | {"ensemble", ".toml"} == set(KIND_HELP)
+    text = spec_help()
+    assert all(usage in text for usage, _ in KIND_HELP.values())
+    assert "options: " + ", ".join(sorted(_OPTIONS["simulated"])) in text
+
+
+def test_unknown_template_fails_before_the_model_loads(monkeypatch):
+    import judgebench.models as models
+
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("model loaded"))
+    with pytest.raises(ValueError, match="Unknown judge template 'mtbench'; choose one of"):
+        load_judge("hf:some/model,template=mtbench")
+
+
+def test_judge_toml_syntax_error_names_the_file(tmp_path):
+    path = tmp_path / "judge.toml"
+    path.write_text("[judge\nkind = 'simulated'\n")
+    with pytest.raises(ValueError, match=r"judge.toml is not valid TOML.*fix the file"):
+        load_judge(str(path))

@@ -95,8 +95,8 @@ def make_run():
 @pytest.fixture(scope="session")
 def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A sweep: 2 calibrations x 3 biases x 3 seeds in sweep.csv, propagation.json from
-    judgebench.rlaif.sweep.propagation_table, and two of its runs under runs/."""
-    from judgebench.rlaif.sweep import propagation_table
+    judgebench.rlaif.study.propagation_table, and two of its runs under runs/."""
+    from judgebench.rlaif.study import propagation_table
 
     root = tmp_path_factory.mktemp("sweep")
     rng = np.random.default_rng(0)

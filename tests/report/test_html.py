@@ -121,8 +121,11 @@ def test_summary_states_audit_json_numbers(report, results: Path) -> None:
     assert f"Length slope φ = {slope['estimate']:.2f} (95% CI {slope['ci'][0]:.2f} to " in text
     delta = audit["self_preference"]["delta"]["estimate"]
     assert f"its own model (verbose-bot) {delta:+.2f}" in text
-    worst = min(audit["probes"], key=lambda k: audit["probes"][k]["robustness"]["estimate"])
-    assert f"least robust: {worst}, " in text
+    # Probes are read against the placebo: the corrected values, never a bare "least robust".
+    assert "corrected for noise" in text and "least robust" not in text
+    for name, m in audit["probes"].items():
+        assert f"{name} {round(100 * m['robustness_corrected']['estimate'])}%" in text
+    assert "placebo baseline of " in text
 
 
 def test_summary_states_calibration_and_run_numbers(report, results: Path) -> None:

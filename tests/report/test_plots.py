@@ -112,9 +112,57 @@ def test_probes_figure_bars_are_robustness(sections) -> None:
     fig = plots.probes_figure(probes)
     assert_readable(fig)
     ax = fig.get_axes()[0]
-    widths = sorted(p.get_width() for p in ax.patches)
-    want = sorted(probes[probes["measure"].str.endswith(".robustness")]["estimate"])
-    np.testing.assert_allclose(widths, want)
+    # Bars: each CALM probe's raw and noise-corrected robustness; the baselines are no bars.
+    cue = probes[probes["measure"].str.startswith("probes.")]
+    want = cue[cue["measure"].str.endswith((".robustness", ".robustness_corrected"))]
+    np.testing.assert_allclose(sorted(p.get_width() for p in ax.patches),
+                               sorted(want["estimate"]))
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "placebo" not in labels and "repeat" not in labels and len(labels) == 4
+    # The placebo baseline is a line at its robustness.
+    placebo = probes.set_index("measure").loc["noise.placebo.robustness", "estimate"]
+    assert any(np.allclose(line.get_xdata(), placebo) for line in ax.get_lines())
+
+
+def _probe_csv(with_noise: bool = True, judges=("j",)) -> pd.DataFrame:
+    rows = []
+    for judge in judges:
+        for probe, raw in (("authority", 0.72), ("sentiment", 0.70)):
+            rows.append((judge, f"probes.{probe}.robustness", raw))
+            rows.append((judge, f"probes.{probe}.edited_win_rate", 0.3))
+            if with_noise:
+                rows.append((judge, f"probes.{probe}.robustness_corrected", raw + 0.26))
+        if with_noise:
+            rows += [(judge, "noise.placebo.robustness", 0.74),
+                     (judge, "noise.placebo.edited_win_rate", 0.4),
+                     (judge, "noise.repeat.robustness", 1.0)]
+    t = pd.DataFrame(rows, columns=["judge", "measure", "estimate"])
+    return t.assign(ci_low=t["estimate"] - 0.03, ci_high=t["estimate"] + 0.03, n=50, note="")
+
+
+def test_probe_rows_puts_baselines_beside_each_probe_not_as_probes() -> None:
+    rows = plots.probe_rows(_probe_csv(judges=("a", "b")))
+    assert rows[["judge", "probe"]].values.tolist() == [
+        ["a", "authority"], ["a", "sentiment"], ["b", "authority"], ["b", "sentiment"]]
+    np.testing.assert_allclose(rows["raw"], [0.72, 0.70] * 2)
+    np.testing.assert_allclose(rows["placebo"], 0.74)
+    np.testing.assert_allclose(rows["corrected"], [0.98, 0.96] * 2)
+    np.testing.assert_allclose(rows["corrected_high"], [1.01, 0.99] * 2)
+    # An audit from before the baselines: raw only, NaN baselines; the figure still draws.
+    old = plots.probe_rows(_probe_csv(with_noise=False))
+    assert old["placebo"].isna().all() and old["corrected"].isna().all()
+    fig = plots.probes_figure(_probe_csv(with_noise=False))
+    assert_readable(fig)
+    assert len(fig.get_axes()[0].patches) == 2
+    # Empty, or a table without the columns: an empty frame and a figure that says so.
+    assert plots.probe_rows(pd.DataFrame()).empty
+    assert plots.probe_rows(pd.DataFrame({"measure": ["x"]})).empty
+    fig = plots.probes_figure(_probe_csv().query("measure.str.startswith('noise')"))
+    assert any("no CALM probe rows" in t.get_text() for t in fig.get_axes()[0].texts)
+    # Corrected values above 1 (the cue changed fewer verdicts than the placebo) stay visible.
+    fig = plots.probes_figure(_probe_csv(judges=("a", "b")))
+    assert_readable(fig)
+    assert fig.get_axes()[0].get_xlim()[1] >= 1.01 + 0.03 - 1e-9
 
 
 def test_agreement_figure(sections) -> None:

@@ -86,7 +86,7 @@ def test_length_control_removes_pure_length_preference():
     assert (cal["p_judge"] - 0.5).abs().mean() < (raw["p_judge"] - 0.5).abs().mean()
 
 
-def test_training_pairs_margin_and_smoothing():
+def test_training_pairs_margin_and_robust_flip_rate():
     labels = pd.DataFrame({"pair_id": ["a", "b", "c", "d"], "prompt": "q",
                            "response_1": ["r1", "s1", "t1", "u1"],
                            "response_2": ["r2", "s2", "t2", "u2"],
@@ -94,6 +94,66 @@ def test_training_pairs_margin_and_smoothing():
     rows = labeling.training_pairs(labels, min_margin=0.1)
     assert rows["chosen"].tolist() == ["r1", "s2"] and rows["rejected"].tolist() == ["r2", "s1"]
     assert labeling.label_smoothing_from(rows["p_chosen"]) == pytest.approx(0.15)
+    assert labeling.label_smoothing_from([0.5, 0.5]) < 0.5  # robust DPO needs < 0.5
+    with pytest.raises(ValueError, match="soft_labels must be"):
+        labeling.training_pairs(labels, soft_labels="smooth")
+
+
+def _pairs_with_gold(n: int, seed: int = 0) -> pd.DataFrame:
+    """n pairs of distinct same-length texts; response_1 is gold-better in a random half."""
+    rng = np.random.default_rng(seed)
+    better_first = rng.random(n) < 0.5
+    good, poor = [f"good{i:04d}" for i in range(n)], [f"poor{i:04d}" for i in range(n)]
+    return pd.DataFrame({"pair_id": [f"p{i}" for i in range(n)], "prompt": "q",
+                         "response_1": np.where(better_first, good, poor),
+                         "response_2": np.where(better_first, poor, good),
+                         "label": np.where(better_first, 1.0, 0.0)})
+
+
+def _is_good(prompt: str, response: str) -> float:
+    return float(response.startswith("good"))
+
+
+@pytest.mark.parametrize("orders", ["random", "both"])
+def test_position_bias_is_label_noise_with_one_random_order_and_none_with_both(orders):
+    pairs = _pairs_with_gold(1500)
+    accuracy, picks_first = [], []
+    for offset in (0.0, 1.0, 2.5):
+        judge = SimulatedJudge(position=offset, noise=1.0, strength=1.0, seed=3,
+                               quality=_is_good)
+        v = labeling.judge_pairs(judge, pairs, orders=orders, seed=5)
+        lab = labeling.preference_labels(labeling.apply_calibration(v, None))
+        accuracy.append(label_accuracy(lab["p_judge"], lab["label"])[0])
+        from judgebench.rlaif.propagation import _position_channel
+
+        picks_first.append(_position_channel(lab)["label_picks_first"])
+    if orders == "random":
+        # One order per pair: the offset decides more labels, so accuracy falls with it, and
+        # the labels pick the first-shown response more often.
+        assert accuracy[0] > accuracy[1] + 0.03 > accuracy[2] + 0.06
+        assert abs(picks_first[0] - 0.5) < 0.04 and picks_first[2] > 0.75
+    else:
+        # Both orders, hard labels: the two-order mean keeps the content's sign, whatever the
+        # offset (the noise draws differ per order, so accuracy moves only within noise).
+        assert max(accuracy) - min(accuracy) < 0.03 and picks_first == [None] * 3
+
+
+def test_sampled_soft_labels_follow_the_judges_probability():
+    labels = pd.DataFrame({"pair_id": [f"p{i}" for i in range(4000)], "prompt": "q",
+                           "response_1": "x", "response_2": "y",
+                           "p_judge": np.repeat([0.95, 0.7, 0.55, 0.2], 1000)})
+    rows = labeling.training_pairs(labels, soft_labels="sampled", seed=0)
+    chosen_first = (rows["chosen"] == "x").to_numpy().reshape(4, 1000).mean(axis=1)
+    # response_1 is chosen at the judge's rate: soft labels, not its sign
+    assert np.allclose(chosen_first, [0.95, 0.7, 0.55, 0.2], atol=0.04)
+    against = rows["sampled_against"].to_numpy().reshape(4, 1000).mean(axis=1)
+    assert np.allclose(against, [0.05, 0.3, 0.45, 0.2], atol=0.04)
+    hard = labeling.training_pairs(labels)
+    assert (hard["chosen"] == "x").to_numpy().reshape(4, 1000).mean(axis=1).tolist() == \
+        [1.0, 1.0, 1.0, 0.0]
+    # seeded: the same seed draws the same labels
+    again = labeling.training_pairs(labels, soft_labels="sampled", seed=0)
+    assert again["chosen"].equals(rows["chosen"])
 
 
 def test_bad_calibration_inputs(tmp_path):

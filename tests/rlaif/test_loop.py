@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import torch
 
+from judgebench.judges.base import Judge, JudgeOutput
 from judgebench.rlaif.config import load_config, loads
 from judgebench.rlaif.loop import run_from_config
 from judgebench.rlaif.optimize import NonFiniteGuard, NonFiniteLossError
@@ -100,10 +101,68 @@ def test_biased_judge_drifts_length_and_gold_does_not_follow(sweep):
     assert biased_rows["mean_label_prefers_longer"].mean() > 0.7
 
     prop = json.loads((sweep / "propagation.json").read_text())
-    coef = {s["setting"]["calibration"]: s["length_drift_per_unit_bias"]
+    coef = {s["setting"].get("calibration", "pooled"): s.get("length_drift_per_unit_bias")
             for s in prop["settings"]}
-    assert coef["none"]["ci"][0] > 0 and coef["none"]["n"] == 3
+    assert coef["none"]["n"] == 3 and coef["none"]["method"] == "t over per-seed slopes"
     assert coef["none"]["estimate"] > coef["length"]["estimate"] + 1.0
+    assert coef["none"]["ci"][0] < coef["none"]["estimate"] < coef["none"]["ci"][1]
+
+
+def test_sweep_keeps_small_files_per_cell_and_resumes_cell_by_cell(sweep, capsys):
+    cell = sweep / "cells" / "verbosity=4__calibration=none__seed=1"
+    row = json.loads((cell / "row.json").read_text())
+    assert row["status"] == "done" and row["wall_s"] > 0 and row["seed"] == 1
+    assert row["record"]["final_length_drift_chars"] is not None
+    assert _metrics(cell) == _metrics(_run(sweep, "4", "none", 1))
+    responses = load_table(cell / "responses.parquet")
+    assert set(responses["phase"]) == {"eval", "train"} and "kind" in responses.columns
+    assert set(load_table(cell / "labels.parquet")["iteration"]) == {0, 1, 2}
+    assert not list(cell.glob("**/*.safetensors"))  # no weights among the kept files
+    study = json.loads((sweep / "study.json").read_text())
+    assert study["n_cells"] == 12 and study["failed"] == [] and study["paired"]
+    assert "(n = 3, paired t)" in (sweep / "study.md").read_text()
+    # A rerun finds every cell done: nothing runs, and the summary is rebuilt the same.
+    before = (cell / "row.json").stat().st_mtime_ns
+    run_sweep(CONFIG, sweep, GRID, "0,1,2", n_boot=500)
+    assert (cell / "row.json").stat().st_mtime_ns == before
+    assert "12 already finished, 0 to run" in capsys.readouterr().err
+
+
+def test_a_failed_cell_is_recorded_and_the_study_goes_on(tmp_path, monkeypatch, capsys):
+    import judgebench.rlaif.loop as loop
+
+    real = loop.run_from_config
+
+    def flaky(config, out_dir, overrides):
+        if "run.seed=1" in overrides:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(config, out_dir, list(overrides) + ["run.n_iterations=1"])
+
+    monkeypatch.setattr(loop, "run_from_config", flaky)
+    out = tmp_path / "study"
+    run_sweep(CONFIG, out, ["judge.verbosity=4"], "0,1")
+    failed = json.loads((out / "cells" / "verbosity=4__seed=1" / "row.json").read_text())
+    assert failed["status"] == "failed" and "out of memory" in failed["error"]
+    study = json.loads((out / "study.json").read_text())
+    assert study["n_cells"] == 1 and study["failed"][0]["cell"] == "verbosity=4__seed=1"
+    assert "FAILED" in capsys.readouterr().err
+    # The rerun retries only the failed cell.
+    monkeypatch.setattr(loop, "run_from_config",
+                        lambda c, o, ov: real(c, o, list(ov) + ["run.n_iterations=1"]))
+    run_sweep(CONFIG, out, ["judge.verbosity=4"], "0,1")
+    assert "1 already finished, 1 to run" in capsys.readouterr().err
+    assert json.loads((out / "study.json").read_text())["n_cells"] == 2
+
+
+def test_budget_is_stated_before_starting_and_stops_between_cells(tmp_path, capsys):
+    out = tmp_path / "study"
+    run_sweep(CONFIG, out, ["judge.verbosity=0,4"], "0,1,2", budget_minutes=0.01,
+              keep_checkpoints=False)
+    err = capsys.readouterr().err
+    assert "exceeds the budget of 0.01 min" in err and "cell(s) left" in err
+    assert not list((out / "cells").glob("*/row.json")) if (out / "cells").exists() else True
+    with pytest.raises(ValueError, match="Unknown key 'verbosty'"):
+        run_sweep(CONFIG, out, ["judge.verbosty=0,4"], "0")  # checked before any cell runs
 
 
 def test_run_directory_layout_and_metrics_schema(sweep):
@@ -281,6 +340,43 @@ def test_bad_inputs_fail_before_anything_is_written(tmp_path):
     assert not any((tmp_path / d).exists() for d in ("a", "b", "c"))
 
 
+class _DownServer(Judge):
+    """A served judge whose server is down: every call fails, with the reason."""
+
+    cacheable = True
+
+    def config(self):
+        return {"kind": "down"}
+
+    def _judge_batch(self, batch):
+        n = len(batch.prompts)
+        return JudgeOutput(p_first=np.full(n, np.nan),
+                           error=["ConnectError: connection refused"] * n)
+
+
+def test_a_failed_judge_step_is_not_marked_done_and_a_rerun_recovers(tmp_path):
+    from judgebench.rlaif.loop import JudgeFailuresError, run_loop
+
+    cfg = load_config(CONFIG, ["run.n_iterations=1"])
+    with pytest.raises(JudgeFailuresError, match=r"of \d+ verdicts failed .*connection refused"
+                                                 r".*retries only the failed"):
+        run_loop(cfg, tmp_path / "run", judge=_DownServer())
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert [0, "judge"] not in state["finished"] and [0, "generate"] in state["finished"]
+    rows = run_loop(cfg, tmp_path / "run")  # the server is back: the same command recovers
+    assert [r["iteration"] for r in rows] == [0, 1]
+
+
+def test_a_python_built_config_goes_through_the_same_checks(tmp_path):
+    from judgebench.rlaif.loop import run_loop
+
+    cfg = load_config(CONFIG)
+    cfg.optimize.algorithm = "ppo"
+    with pytest.raises(ValueError, match=r"\[optimize\] algorithm must be one of \['dpo'"):
+        run_loop(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 # -- scale-out -----------------------------------------------------------------------------------
 
 def test_two_processes_under_accelerate_launch(tmp_path):
@@ -302,3 +398,18 @@ def test_two_processes_under_accelerate_launch(tmp_path):
     n_pairs = rows[0]["n_train_pairs"]
     per_step = single.optimize.batch_size * 2  # two processes share each optimizer step
     assert rows[0]["train_steps"] == int(np.ceil(n_pairs / per_step)) * 2  # 2 epochs
+
+
+def test_the_loop_traces_the_judges_feature_and_onset(tmp_path):
+    from judgebench.rlaif.sweep import summary_record
+
+    rows = run_from_config(CONFIG, tmp_path / "run", [
+        "run.n_iterations=1", 'judge.spec="simulated:lexical=3.0,lexical_words=the|a,noise=0.5"'])
+    for row in rows:
+        for key in ("rollout_feature_rate_lexical", "label_prefers_lexical",
+                    "feature_rate_lexical", "rollout_feature_rate_listness"):
+            assert key in row, key
+    rec = summary_record({"judge.lexical": "3"}, 0, rows)
+    assert "final_onset_lexical" in rec and "mean_label_prefers_lexical" in rec
+    with pytest.raises(ValueError, match=r"\[instrument\] features \['delve'\]"):
+        load_config(CONFIG, ["instrument.features=['delve']"])

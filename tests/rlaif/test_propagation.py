@@ -66,14 +66,65 @@ def test_rollout_metrics_compare_candidates_with_iteration_zero():
     assert pr.rollout_metrics(ini, ini)["rollout_length_drift_chars"] == 0.0
 
 
-def test_propagation_coefficient_covers_true_slope():
-    rng = np.random.default_rng(1)
-    bias = np.tile([0.0, 0.5, 1.0, 2.0], 6)
-    seeds = np.repeat(np.arange(6), 4)
-    drift = 5.0 * bias + rng.normal(0, 1.0, 6)[seeds] + rng.normal(0, 1.0, bias.size)
-    est = pr.propagation_coefficient(bias, drift, seeds, n_boot=500, seed=0)
-    assert est.n == 6 and est.ci_low < 5.0 < est.ci_high and est.ci_high - est.ci_low < 3
-    one = pr.propagation_coefficient([0, 1], [0.0, 3.0], [0, 0])
-    assert one.estimate == pytest.approx(3.0) and np.isnan(one.ci_low)
-    flat = pr.propagation_coefficient([1, 1], [0.0, 3.0], [0, 1])
-    assert np.isnan(flat.estimate)
+def test_position_channel_both_orders_vs_one_random_order():
+    both = pd.DataFrame({"p12": [0.9, 0.2], "p21": [0.7, 0.4]})
+    assert pr._position_channel(both)["position_channel"] == "none"
+    # One order per pair: P(first wins) is p12 where response_1 was first, 1 - p21 otherwise.
+    one = pd.DataFrame({"p12": [0.9, np.nan, 0.8, np.nan], "p21": [np.nan, 0.3, np.nan, 0.6]})
+    m = pr._position_channel(one)
+    assert m["position_channel"] == "label_noise"
+    assert m["label_picks_first"] == 0.75 and m["position_label_share"] == 0.5
+
+
+def test_gold_per_kind_and_check_pass_rates():
+    cur = pd.DataFrame({"task_id": ["a", "b", "c"], "kind": ["qa", "qa", "oneword"],
+                        "gold": [1.0, 0.5, 0.0], "check_max_words": [1.0, 0.0, np.nan]})
+    ini = cur.assign(gold=[1.0, 1.0, 1.0], check_max_words=[1.0, 1.0, np.nan])
+    m = pr._breakdown(cur.set_index("task_id"), ini.set_index("task_id"))
+    assert m["gold_mean_kind_qa"] == 0.75 and m["gold_change_kind_qa"] == -0.25
+    assert m["gold_change_kind_oneword"] == -1.0 and m["n_eval_kind_qa"] == 2
+    assert m["pass_max_words"] == 0.5 and m["pass_change_max_words"] == -0.5
+
+
+def test_onset_found_at_the_known_iteration_and_absent_without_bias():
+    def series(gaps, shares, base=0.1):
+        rows = [{"iteration": 0, "proxy_gold_gap": 0.0, "feature_rate_lexical": base,
+                 "hack_share_lexical": None}]
+        rows += [{"iteration": t, "proxy_gold_gap": g, "hack_share_lexical": m}
+                 for t, (g, m) in enumerate(zip(gaps, shares), start=1)]
+        return rows
+
+    hacked = series([0.02, 0.08, 0.15, 0.3], [0.12, 0.3, 0.35, 0.6])
+    assert pr.onset_iteration(hacked, "lexical") == 3  # gap reaches 0.1 only at t = 3
+    assert pr.onset_iteration(hacked, "lexical", gap=0.05) == 2
+    unbiased = series([0.01, -0.02, 0.03, 0.0], [0.1, 0.12, 0.08, 0.11])
+    assert pr.onset_iteration(unbiased, "lexical") is None
+    gap_only = series([0.2, 0.3, 0.3, 0.4], [0.1, 0.11, 0.12, 0.1])  # gold falls, no feature
+    assert pr.onset_iteration(gap_only, "lexical") is None
+    # length: by chance half the preferred responses are longer, so the base is 0.5
+    length = [{"iteration": 0, "proxy_gold_gap": 0.0},
+              {"iteration": 1, "proxy_gold_gap": 0.2, "hack_share_length": 0.55},
+              {"iteration": 2, "proxy_gold_gap": 0.2, "hack_share_length": 0.7}]
+    assert pr.onset_iteration(length, "length") == 2
+
+
+def test_feature_metrics_on_hand_made_tables():
+    from judgebench.judges.features import make_feature
+
+    feats = {"lexical": make_feature("lexical")}
+    cur = pd.DataFrame({"task_id": ["a", "b", "c", "d"],
+                        "response": ["delve in", "plain", "feel free", "plain"]})
+    ini = cur.assign(response=["plain"] * 4)
+    samples = pd.DataFrame({"response": ["delve", "x", "y", "z"]})
+    labels = pd.DataFrame({"response_1": ["delve here", "a", "b"],
+                           "response_2": ["no tic", "unlock it", "c"],
+                           "p_judge": [0.8, 0.3, 0.9]})
+    ev = pd.DataFrame({"task_id": ["a", "b", "c", "d"], "p_judge": [0.9, 0.2, 0.7, 0.6]})
+    m = pr.feature_metrics(feats, cur, ini, samples, labels, ev)
+    assert m["feature_rate_lexical"] == 0.5 and m["feature_rate_change_lexical"] == 0.5
+    assert m["rollout_feature_rate_lexical"] == 0.25
+    # pairs 1 and 2 differ in the tic; both labels pick the tic-bearing response
+    assert m["label_prefers_lexical"] == 1.0
+    assert m["hack_share_lexical"] == pytest.approx(2 / 3)  # preferred: a, c, d
+    none = pr.feature_metrics(feats, None, None, samples, labels, None)
+    assert "feature_rate_lexical" not in none and "rollout_feature_rate_lexical" in none

@@ -13,7 +13,9 @@ from judgebench.rlaif.tasks import load_task_set, train_prompts
 
 def test_bundled_split_and_gold():
     ts = load_task_set(TasksConfig(), seed=0)
-    assert len(ts.train) == 108 and len(ts.eval) == 36
+    # The issue's floor for a study: >= 200 train and >= 100 held-out prompts with verifiers.
+    assert len(ts.train) == 258 and len(ts.eval) == 136
+    assert {t.kind for t in ts.eval} == {"qa", "oneword", "arithmetic", "ifeval"}
     assert not {t.task_id for t in ts.train} & {t.task_id for t in ts.eval}
     qa = next(t for t in ts.train if t.task_id == "qa-capital-france")
     gold = ts.gold([qa.prompt, qa.prompt, "unknown prompt"],
@@ -59,6 +61,23 @@ def test_bad_task_files(tmp_path):
 
 def test_train_prompts_cycle_without_repeats():
     ts = load_task_set(TasksConfig(), seed=0)
-    seen = [t.task_id for i in range(108 // 12) for t in train_prompts(ts, 12, i, seed=5)]
-    assert len(seen) == len(set(seen)) == 108  # a full pass before any repeat
-    assert [t.task_id for t in train_prompts(ts, 12, 9, seed=5)] == seen[:12]  # wraps around
+    seen = [t.task_id for i in range(258 // 6) for t in train_prompts(ts, 6, i, seed=5)]
+    assert len(seen) == len(set(seen)) == 258  # a full pass before any repeat
+    assert [t.task_id for t in train_prompts(ts, 6, 43, seed=5)] == seen[:6]  # wraps around
+
+
+def test_loop_tasks_cost_gold_when_padded():
+    """The kinds added for the loop: a padded or over-long answer fails a check."""
+    from judgebench.judges.verifiers import load_tasks
+
+    tasks = {t.task_id: t for t in load_tasks(None)}
+    ts = load_task_set(TasksConfig(), seed=0)
+    one = next(t for t in tasks.values() if t.kind == "oneword" and t.max_words == 1)
+    answer = one.answer[0]
+    short, padded = ts.gold([one.prompt] * 2, [answer, f"The answer is {answer}, I think."])
+    assert short == 1.0 and padded == 0.5  # right answer, word limit broken
+    bullets = tasks["if-bullets4-tea"]
+    assert ts.gold([bullets.prompt], ["- a\n- b\n- c\n- d\n- e"])[0] == 0.0
+    checks = ts.checks([bullets.prompt, one.prompt], ["- a\n- b\n- c\n- d", answer])
+    assert checks.loc[0, "n_bullets"] == 1.0 and np.isnan(checks.loc[0, "answer"])
+    assert checks.loc[1, "answer"] == 1.0 and ts.kinds([one.prompt, "?"]) == ["oneword", None]
