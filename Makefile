@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint setup clean
+.PHONY: demo test test-server bench lint setup clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Opt-in: OpenAIJudge against llama.cpp's server on the bundled GGUF (127.0.0.1). Needs
+# llama-cpp-python[server]; building it takes tens of minutes on 2 cores, so it is not in setup.
+test-server: $(STAMP)
+	$(BIN)/python -c "import llama_cpp.server" 2>/dev/null || \
+		$(BIN)/pip install "llama-cpp-python[server]"
+	$(BIN)/python -m pytest -m server -s tests/judges/test_real_server.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

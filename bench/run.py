@@ -2,7 +2,7 @@
 
     python -m bench.run                 all items (what `make bench` runs; ~15 min on 2 cores)
     python -m bench.run --quick         a ~1 minute smoke run (tiny model, small sizes)
-    python -m bench.run judge           item 1 only (also: audit, loop, summary)
+    python -m bench.run judge           item 1 only (also: audit, loop, client, summary)
     python -m bench.run judge --models tiny:0 --pairs 50 --repeats 5
 
 Speed claims live here, never in timed tests. Every figure is a ratio measured side by side in
@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.common import RESULTS, machine_info, write_json
 
-ITEMS = ("judge", "audit", "loop")
+ITEMS = ("judge", "audit", "loop", "client")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -104,6 +104,12 @@ def run_loop(args: argparse.Namespace) -> dict[str, Any]:
                              slow_overrides=args.loop_set)
 
 
+def run_client(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import openai_client
+
+    return openai_client.run(requests=100 if args.quick else 400, repeats=args.repeats)
+
+
 def _load(args: argparse.Namespace, name: str) -> dict[str, Any] | None:
     path = args.out / f"{args.prefix}{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
@@ -111,10 +117,11 @@ def _load(args: argparse.Namespace, name: str) -> dict[str, Any] | None:
 
 def summary(args: argparse.Namespace) -> str:
     """summary.md from the result files that exist: machine, command, one table per item."""
-    from bench import audit_scale, judge_throughput, loop_overhead
+    from bench import audit_scale, judge_throughput, loop_overhead, openai_client
 
     parts = ["# judgebench benchmarks", ""]
-    res = {n: _load(args, n) for n in ("judge_throughput", "audit_scale", "loop_overhead")}
+    res = {n: _load(args, n) for n in ("judge_throughput", "audit_scale", "loop_overhead",
+                                       "openai_client")}
     first = next((r for r in res.values() if r), None)
     if first is None:
         return "# judgebench benchmarks\n\nNo results yet: run `make bench`.\n"
@@ -130,7 +137,8 @@ def summary(args: argparse.Namespace) -> str:
               "bench/NOTES.md.", ""]
     for name, mod, title in (("judge_throughput", judge_throughput, "1. Judge throughput"),
                              ("audit_scale", audit_scale, "2. Audit scale"),
-                             ("loop_overhead", loop_overhead, "3. Loop iteration")):
+                             ("loop_overhead", loop_overhead, "3. Loop iteration"),
+                             ("openai_client", openai_client, "4. Served judge's HTTP client")):
         if res[name]:
             r = res[name]
             load = (f"; load average {r['machine']['load_avg_1m']:.1f} before, "
@@ -156,13 +164,16 @@ def main(argv: list[str] | None = None) -> int:
             res = judge_res = run_judge(args)
         elif item == "audit":
             res = run_audit(args, judge_res)
+        elif item == "client":
+            res = run_client(args)
         else:
             res = run_loop(args)
         res.update(machine=info, command=command.strip(), quick=args.quick,
                    elapsed_s=time.perf_counter() - t0,
                    # Other jobs on a shared machine: the load before and after the item.
                    load_avg_1m_end=os.getloadavg()[0] if hasattr(os, "getloadavg") else None)
-        name = {"judge": "judge_throughput", "audit": "audit_scale", "loop": "loop_overhead"}[item]
+        name = {"judge": "judge_throughput", "audit": "audit_scale", "loop": "loop_overhead",
+                "client": "openai_client"}[item]
         path = write_json(args.prefix + name, res, args.out)
         print(f"[bench] {item}: {res['elapsed_s']:.0f} s -> {path}", file=sys.stderr)
     text = summary(args)

@@ -15,6 +15,7 @@ judgebench train CONFIG --out RUN_DIR           the RLAIF loop
 judgebench sweep CONFIG --set key=v1,v2 --out DIR
 judgebench report DIR
 judgebench quickstart --out DIR
+judgebench serve-reward --judge SPEC --log DIR --port P   reward server for verl/OpenRLHF
 
 Each command calls the public function a notebook calls (run_audit, run_calibration, ...).
 """
@@ -84,15 +85,56 @@ def _cmd_judge(args: argparse.Namespace) -> int:
     # Every argument is checked before the model loads and the judging starts.
     out = _out_table(args.out)
     orders = _parse_orders(args.orders)
+    max_failures = _parse_max_failures(args.max_failures)
     _check_spec(args.judge)
     pairs = load_pairs(args.pairs, encoding=args.encoding)
     judge = load_judge(args.judge)
     cache = VerdictCache(Path(args.cache) if args.cache else out.parent / ".judgebench-cache.sqlite")
     verdicts = judge.judge(pairs, orders=orders, cache=cache)
+    # The table is written whatever failed: failures are rows with failed=True and a reason.
     save_table(verdicts, out)
     failed = int(verdicts["failed"].sum())
     print(f"{len(verdicts)} verdicts ({failed} failed) by {judge.name} -> {out}")
+    allowed = max_failures if isinstance(max_failures, int) else max_failures * len(verdicts)
+    if failed > allowed:
+        limit = (f"{max_failures}" if isinstance(max_failures, int)
+                 else f"{max_failures:.0%} = {allowed:g}")
+        print(f"judgebench judge: error: {failed} of {len(verdicts)} verdicts failed (more than "
+              f"--max-failures {limit}); most common: {_common_errors(verdicts)}. Failures are "
+              f"marked in {out} (failed=True) and never cached: rerun the same command once the "
+              "judge works, and only the failed verdicts are judged again.", file=sys.stderr)
+        return JUDGE_FAILURES_EXIT
     return 0
+
+
+#: ``judgebench judge``'s exit code when more verdicts failed than --max-failures allows.
+JUDGE_FAILURES_EXIT = 1
+
+
+def _parse_max_failures(value: str) -> int | float:
+    """``--max-failures``: a count (``5``) or a share (``0.1`` or ``10%``)."""
+    text = value.strip()
+    try:
+        if text.endswith("%"):
+            share = float(text[:-1]) / 100
+        elif "." in text:
+            share = float(text)
+        else:
+            count = int(text)
+            if count < 0:
+                raise ValueError
+            return count
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise UsageError(f"--max-failures must be a count (e.g. 5) or a share of the verdicts "
+                         f"in [0, 1] (e.g. 0.1 or 10%); got {value!r}.")
+    return share
+
+
+def _common_errors(verdicts, top: int = 3) -> str:
+    errors = verdicts.loc[verdicts["failed"], "error"].fillna("no error text").astype(str)
+    return "; ".join(f"{n} x {e[:200]!r}" for e, n in errors.value_counts().head(top).items())
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
@@ -352,6 +394,38 @@ def _cmd_quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve_reward(args: argparse.Namespace) -> int:
+    from judgebench.judges.cache import VerdictCache
+    from judgebench.judges.spec import load_judge
+    from judgebench.serve import RewardScorer, make_server
+
+    _at_least("--port", args.port, 0)
+    if args.pipeline and not Path(args.pipeline).is_file():
+        raise UsageError(f"--pipeline {args.pipeline!r}: no such file; give a pipeline.json "
+                         "from `judgebench calibrate` or a loop iteration.")
+    log = _out_dir(args.log)
+    _check_spec(args.judge)
+    judge = load_judge(args.judge)
+    scorer = RewardScorer(judge, log, pipeline=args.pipeline, anchor=args.anchor,
+                          failure_reward=args.failure_reward,
+                          cache=VerdictCache(log / ".judgebench-cache.sqlite"))
+    server = make_server(scorer, args.port)
+    port = server.server_address[1]
+    print(f"judgebench serve-reward: {judge.name} on http://127.0.0.1:{port} (POST /get_reward "
+          f"for OpenRLHF, /classify for verl's reward loop, /compute_score for "
+          f"judgebench.serve.compute_score); verdicts -> {scorer.log.path}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        scorer.close()
+        print(f"judgebench serve-reward: {scorer.n_rewards} rewards ({scorer.n_failed} failed) "
+              f"-> {scorer.log.path}", file=sys.stderr)
+    return 0
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the epilogs' line breaks; fills ``{STEPS}`` only when help is shown (the step
     registry imports the calibration modules, which no other command needs)."""
@@ -458,6 +532,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, metavar="FILE",
                    help="SQLite cache of verdicts, so a rerun never pays twice (default: "
                         ".judgebench-cache.sqlite beside --out)")
+    p.add_argument("--max-failures", default="0.1", metavar="N|SHARE",
+                   help="exit with code 1 when more verdicts than this failed: a count (5) or "
+                        "a share (0.1, 10%%); the table is written either way (default: "
+                        "%(default)s)")
     p.set_defaults(func=_cmd_judge)
 
     p = sub.add_parser(
@@ -611,6 +689,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR",
                    help="an audit, calibration, run or sweep folder (or a folder of them)")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser(
+        "serve-reward", help="serve a judge as the reward of verl / OpenRLHF runs (127.0.0.1)",
+        formatter_class=_Formatter, parents=[verbose],
+        description="Answer reward requests on 127.0.0.1 with a pairwise judge: the reward is "
+                    "P(completion beats an anchor answer), both orders averaged, optionally "
+                    "calibrated. Every verdict is appended to DIR/verdicts.jsonl, which "
+                    "`judgebench audit --verdicts` reads. See judgebench/serve.py.",
+        epilog=_judge_epilog(
+            "  judgebench serve-reward --judge 'openai:qwen@http://127.0.0.1:8000/v1' "
+            "--log runs/rm --port 8700\n"
+            "  # OpenRLHF: --remote_rm_url http://127.0.0.1:8700/get_reward\n"
+            "  # verl: custom_reward_function.path=judgebench/serve.py, name=compute_score,\n"
+            "  #       +custom_reward_function.reward_kwargs.url=http://127.0.0.1:8700"))
+    p.add_argument("--judge", required=True, metavar="SPEC", help="the judge (forms below)")
+    p.add_argument("--pipeline", default=None, metavar="FILE",
+                   help="a calibration pipeline.json applied to the verdicts before averaging")
+    p.add_argument("--log", required=True, metavar="DIR",
+                   help="folder for verdicts.jsonl, anchors.jsonl and the verdict cache")
+    p.add_argument("--port", type=int, default=8700, help="port on 127.0.0.1 (default: "
+                   "%(default)s; 0 picks a free one)")
+    p.add_argument("--anchor", choices=("reference", "first"), default="reference",
+                   help="what a completion is compared with: the reference answer the engine "
+                        "sends (OpenRLHF labels, verl ground_truth), or the first completion "
+                        "seen for the prompt (default: %(default)s)")
+    p.add_argument("--failure-reward", type=float, default=None, metavar="X",
+                   help="reward of a failed judgment (default: none: null where the engine "
+                        "can skip, HTTP 503 where it cannot)")
+    p.set_defaults(func=_cmd_serve_reward)
 
     p = sub.add_parser("quickstart", help="the demo: audit and calibrate the bundled judge, "
                        "present the SmolLM2 propagation study, rerun one of its cells")

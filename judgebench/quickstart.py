@@ -73,8 +73,8 @@ REPRODUCED_KEYS = ("length_chars_mean", "length_drift_chars", "gold_mean", "gold
 
 #: Full-size seconds per step, measured by `make demo` on this project's 2-core CI machine
 #: (runs/quickstart/timings.json): the ETA the quickstart prints.
-EXPECTED_S = {"audit_judge": 55, "audit_simulated": 3, "calibrate_judge": 1,
-              "calibrate_simulated": 1, "study": 3, "live_cell": 330, "report": 5}
+EXPECTED_S = {"audit_judge": 98, "audit_simulated": 1, "calibrate_judge": 1,
+              "calibrate_simulated": 1, "study": 1, "live_cell": 290, "report": 3}
 
 #: The quick live cell: configs/tiny.toml's settings (a random tiny policy; plumbing only).
 TINY_SIZES = QuickstartSizes(judge_model="tiny:0", policy_model="tiny:0", n_judge_pairs=0,

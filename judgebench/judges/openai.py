@@ -14,23 +14,25 @@ them, otherwise the reply text is parsed (docs/design/openai-judge.md):
   listed token's and the mass left unlisted, which keeps the estimate on the cautious side.
 - **Text.** ``[[A]]`` (the last one, i.e. the final verdict), ``Final verdict: B``, or a reply
   that is only the answer (``A``, ``(B)``, ``Assistant A``); the tie label reads as 0.5.
-- **Failures** (5xx/429/timeouts/connection errors after the retries, other 4xx, malformed
-  JSON, an unparseable reply) give NaN and a reason in ``JudgeOutput.error``; never a preference.
+- **Failures** (408/429/5xx, timeouts and connection errors after the retries; permanent errors
+  at once: other 4xx, 501, a 500 saying "not supported"; malformed JSON, an unparseable reply)
+  give NaN and a reason in ``JudgeOutput.error``; never a preference. After
+  ``max_connect_failures`` consecutive connection failures the judge stops sending (a circuit
+  breaker) and every remaining row fails at once with one message.
 
-Only the standard library speaks HTTP, so the judge adds no dependency.
+HTTP goes through one pooled keep-alive client per judge (judgebench/judges/http.py, httpx);
+``timeout_s`` bounds each whole request, not each socket read.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
 import random
 import re
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +41,13 @@ from typing import Any
 import numpy as np
 
 from judgebench.judges.base import Judge, JudgeOutput, OrderedBatch
+from judgebench.judges.http import (
+    CircuitBreaker,
+    ConnectFailed,
+    PooledClient,
+    RequestTimedOut,
+    TransportFailed,
+)
 from judgebench.judges.templates import get_template
 
 # Characters stripped from a token before it is compared with a label: " A", "[[A", "(A)", "**A".
@@ -51,6 +60,8 @@ _BARE_ANSWER_TOKENS = 4
 # Never sleep longer than this for one retry, whatever Retry-After says.
 _MAX_DELAY_S = 60.0
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# Retried statuses: request timeout, rate limit, and 5xx except the permanent ones below.
+_RETRY_4XX = {408, 429}
 
 
 class _CallFailed(Exception):
@@ -201,7 +212,9 @@ def decision_position(
 class OpenAIJudge(Judge):
     """Pairwise (or pointwise) judge over an OpenAI-compatible chat-completions endpoint.
 
-    ``timeout_s`` applies to each socket operation (connect, each read), as in urllib.
+    ``timeout_s`` bounds each whole request (connect, send, headers, body); a retry gets a
+    new ``timeout_s``. After ``max_connect_failures`` consecutive connection failures (any
+    worker, any row) no more requests are sent for 30 s and the rows fail at once.
     ``top_logprobs=0`` asks for no logprobs (for servers that reject them): text parsing only.
     ``max_tokens=None`` picks 1 for a bare-answer template and 1024 for one whose verdict
     follows an explanation (``answer_prefix`` set). ``api_key`` is sent as a Bearer token and
@@ -226,6 +239,7 @@ class OpenAIJudge(Judge):
         top_logprobs: int = 20,
         name: str | None = None,
         max_tokens: int | None = None,
+        max_connect_failures: int = 8,
     ):
         who = f"OpenAIJudge({model!r})"
         scheme = urllib.parse.urlsplit(base_url).scheme
@@ -240,7 +254,9 @@ class OpenAIJudge(Judge):
                   ("top_logprobs", top_logprobs, 0 <= top_logprobs <= _MAX_TOP_LOGPROBS,
                    f"in [0, {_MAX_TOP_LOGPROBS}] (0 = no logprobs)"),
                   ("max_tokens", max_tokens, max_tokens is None or max_tokens >= 1,
-                   ">= 1 or None")]
+                   ">= 1 or None"),
+                  ("max_connect_failures", max_connect_failures, max_connect_failures >= 1,
+                   ">= 1")]
         for field, value, ok, rule in checks:
             if not ok:
                 raise ValueError(f"{who}: {field} must be {rule}; got {value!r}.")
@@ -259,10 +275,30 @@ class OpenAIJudge(Judge):
         self._name = name or model
         # A chunk must hold enough rows to keep every worker busy.
         self.chunk_size = max(Judge.chunk_size, 4 * self.max_concurrency)
-        host = urllib.parse.urlsplit(self.base_url).hostname
-        # A server on this machine is never reached through an HTTP proxy from the environment.
-        handlers = [urllib.request.ProxyHandler({})] if host in _LOOPBACK else []
-        self._opener = urllib.request.build_opener(*handlers)
+        self.max_connect_failures = int(max_connect_failures)
+        self._breaker = CircuitBreaker(self.max_connect_failures, self.base_url)
+        self._client: PooledClient | None = None  # built on first use (see _http)
+        self._client_lock = threading.Lock()
+
+    #: Several threads may judge at once (the reward server relies on it): the pool and the
+    #: breaker are thread-safe.
+    thread_safe = True
+
+    def _http(self) -> PooledClient:
+        with self._client_lock:
+            if self._client is None:
+                host = urllib.parse.urlsplit(self.base_url).hostname
+                # A server on this machine is never reached through a proxy from the environment.
+                self._client = PooledClient(self.max_concurrency, self.timeout_s,
+                                            trust_env=host not in _LOOPBACK)
+            return self._client
+
+    def close(self) -> None:
+        """Close the pooled connections (a later call opens new ones)."""
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def __repr__(self) -> str:
         return (f"OpenAIJudge(model={self.model!r}, base_url={self.base_url!r}, "
@@ -370,7 +406,7 @@ class OpenAIJudge(Judge):
         return body
 
     def _post(self, messages: list[dict]) -> Any:
-        """POST with retries on 429, 5xx, timeouts and connection errors; the parsed JSON."""
+        """POST with retries on 408, 429, 5xx, timeouts and connection errors; the parsed JSON."""
         body = json.dumps(self._payload(messages)).encode("utf-8")
         headers = {"Content-Type": "application/json"}
         if self.api_key:
@@ -378,36 +414,45 @@ class OpenAIJudge(Judge):
         url = f"{self.base_url}/chat/completions"
         reason = ""
         for attempt in range(self.max_retries + 1):
+            stop = self._breaker.check()
+            if stop:
+                raise _CallFailed(stop)
             wait = None  # seconds the server asked for (Retry-After)
-            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
             try:
-                with self._opener.open(request, timeout=self.timeout_s) as resp:
-                    payload = resp.read()
-            except urllib.error.HTTPError as exc:
-                detail = _snippet(_safe_read(exc))
-                if exc.code != 429 and exc.code < 500:
-                    # A client error repeats on every retry (bad model name, bad key, bad body).
-                    raise _CallFailed(f"HTTP {exc.code} from {url} (not retried): {detail}") \
-                        from None
-                reason, wait = f"HTTP {exc.code}: {detail}", _retry_after(exc)
-            except TimeoutError:
+                status, resp_headers, payload = self._send(url, body, headers)
+            except ConnectFailed as exc:
+                reason = f"connection error: {exc}"
+                self._breaker.record(False, reason)
+            except RequestTimedOut:
                 reason = f"timed out after {self.timeout_s:g} s"
-            except urllib.error.URLError as exc:
-                reason = (f"timed out after {self.timeout_s:g} s"
-                          if isinstance(exc.reason, TimeoutError)
-                          else f"connection error: {exc.reason}")
-            except (OSError, http.client.HTTPException) as exc:
-                reason = f"connection error: {exc!r}"
+                self._breaker.record(True)
+            except TransportFailed as exc:
+                reason = f"connection error: {exc}"
+                self._breaker.record(True)  # it connected: the server is there
             else:
-                try:
-                    return json.loads(payload)
-                except (ValueError, UnicodeDecodeError) as exc:
-                    # Not retried: a server that sends broken JSON tends to do it again.
-                    raise _CallFailed(f"malformed JSON in the reply ({exc}); body starts "
-                                      f"{_snippet(payload)!r}") from None
+                self._breaker.record(True)
+                if 200 <= status < 300:
+                    try:
+                        return json.loads(payload)
+                    except (ValueError, UnicodeDecodeError) as exc:
+                        # Not retried: a server that sends broken JSON tends to do it again.
+                        raise _CallFailed(f"malformed JSON in the reply ({exc}); body starts "
+                                          f"{_snippet(payload)!r}") from None
+                detail = _snippet(payload)
+                if _permanent(status, payload):
+                    # It repeats on every retry (bad model name or key, unsupported option).
+                    raise _CallFailed(f"HTTP {status} from {url} (permanent, not retried): "
+                                      f"{detail}")
+                reason, wait = f"HTTP {status}: {detail}", _retry_after(resp_headers)
             if attempt < self.max_retries:
                 time.sleep(self._delay(attempt, wait))
         raise _CallFailed(f"{reason} (gave up after {self.max_retries + 1} attempts)")
+
+    def _send(self, url: str, body: bytes, headers: dict[str, str]
+              ) -> tuple[int, Mapping[str, str], bytes]:
+        """One POST: (status, headers, body); raises ConnectFailed, RequestTimedOut or
+        TransportFailed. The seam that bench/openai_client.py swaps for the old client."""
+        return self._http().post(url, body, headers)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with ±50% jitter, so that many workers do not retry in step."""
@@ -495,15 +540,21 @@ def _snippet(text: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _safe_read(exc: urllib.error.HTTPError) -> bytes:
-    try:
-        return exc.read()
-    except (OSError, http.client.HTTPException):
-        return b""
+def _permanent(status: int, payload: bytes) -> bool:
+    """Whether an HTTP error would come back the same on a retry.
+
+    Any 4xx but 408 (request timeout) and 429 (rate limit); 501 (not implemented); and a 500
+    whose body says "not supported" (llama.cpp and vLLM answer an unsupported option so).
+    """
+    if 400 <= status < 500:
+        return status not in _RETRY_4XX
+    if status == 501:
+        return True
+    return status == 500 and b"not supported" in payload.lower()
 
 
-def _retry_after(exc: urllib.error.HTTPError) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     try:
-        return max(0.0, float(exc.headers.get("Retry-After")))
+        return max(0.0, float(headers.get("Retry-After")))
     except (TypeError, ValueError, AttributeError):
         return None

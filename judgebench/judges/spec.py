@@ -55,7 +55,7 @@ _OPTIONS: dict[str, dict[str, Callable[[str], Any]]] = {
                     "max_length": int, "device": str, "dtype": str, "name": str},
     "openai": {"template": str, "max_concurrency": int, "timeout_s": float, "max_retries": int,
                "backoff_s": float, "temperature": float, "top_logprobs": int, "max_tokens": int,
-               "name": str, "api_key_env": str},
+               "name": str, "api_key_env": str, "max_connect_failures": int},
     "verifier": {"name": str},
 }
 # Feature biases (judges/features.py): NAME=β and NAME_PARAM=value for every built-in feature.

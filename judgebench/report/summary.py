@@ -123,10 +123,17 @@ def _verbosity_text(verb: dict, padding: pd.DataFrame | None, judge: str) -> lis
         out.append(f"Where the lengths differ by more than 30 characters it prefers the longer "
                    f"response {pct(verb['p_prefer_longer'])} of the time.")
     if verb.get("length_slope"):
-        side = _excludes(verb["length_slope"], 0.0)
+        slope = verb["length_slope"]
+        side = _excludes(slope, 0.0)
+        # A direction is stated only when the audit's decision rule flags it (q < 0.05 after
+        # Benjamini–Hochberg); an interval that just excludes 0 is not yet a finding.
+        if slope.get("verdict") not in (None, "flagged"):
+            side = ""
         meaning = {"above": "it favours longer answers beyond what gold explains",
                    "below": "it favours shorter answers beyond what gold explains"}.get(
-            side, "no clear length effect beyond gold")
+            side, f"not a finding by the audit's decision rule ({slope.get('verdict')}, q = "
+                  f"{slope['q_value']:.2g})" if slope.get("q_value") is not None
+            else "no clear length effect beyond gold")
         out.append(f"Length slope φ = {num(verb['length_slope'])}: {meaning}.")
     if verb.get("padding_win_rate"):
         text = (f"A copy padded with content-free text beats its own original "

@@ -1,13 +1,17 @@
 """A chat-completions server on 127.0.0.1 for tests: real HTTP, scripted replies, counters.
 
 ``respond(body, n)`` gets the parsed request body and the 1-based request number and returns a
-:class:`Reply`; the server counts requests and the most requests in flight at once.
+:class:`Reply`; the server counts requests, connections and the most requests in flight at once.
+It speaks HTTP/1.1 with keep-alive, as vLLM and llama.cpp do. Failure modes for the tests: a
+reply trickled one byte at a time (``Reply(trickle_s=...)``), a permanent 500
+(:func:`not_supported`), and a port nothing listens on (:func:`dead_url`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,12 +29,17 @@ P_FIRST_GOOD = (P_WIN + P_WIN_SPACE) / (P_WIN + P_WIN_SPACE + P_LOSE)
 
 @dataclass
 class Reply:
-    """What the server sends: a JSON-able body (or raw bytes), a status, headers, a delay."""
+    """What the server sends: a JSON-able body (or raw bytes), a status, headers, a delay.
+
+    ``trickle_s`` > 0 sends the whole response (status line, headers, body) one byte at a time,
+    that many seconds apart: a server that is alive but never finishes.
+    """
 
     body: Any = None
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    trickle_s: float = 0.0
 
 
 def chat_body(
@@ -66,12 +75,27 @@ def prefers_good(body: dict[str, Any], n: int = 0) -> Reply:
     return Reply(chat_body(win, [(win, math.log(P_WIN), top)]))
 
 
+def not_supported(body: dict[str, Any], n: int = 0) -> Reply:
+    """A permanent 500, as llama.cpp answers an option it lacks."""
+    return Reply({"error": {"code": 500, "type": "server_error",
+                            "message": "logprobs is not supported by this server"}}, status=500)
+
+
+def dead_url() -> str:
+    """A ``.../v1`` URL on a loopback port that nothing listens on (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
 class FakeOpenAIServer:
     """``with FakeOpenAIServer(respond) as srv:`` serves ``srv.url`` (``.../v1``) until exit."""
 
     def __init__(self, respond: Callable[[dict[str, Any], int], Reply] = prefers_good):
         self.respond = respond
         self.n_requests = 0
+        self.n_connections = 0
         self.max_in_flight = 0
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -83,6 +107,16 @@ class FakeOpenAIServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+            # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's
+            # algorithm and the client's delayed ACK would hold each reply ~40 ms.
+            disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server.n_connections += 1
+
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server._lock:
@@ -119,8 +153,20 @@ class FakeOpenAIServer:
                     self.send_header("Content-Length", str(len(payload)))
                     for key, value in reply.headers.items():
                         self.send_header(key, value)
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    if not reply.trickle_s:
+                        self.end_headers()
+                        self.wfile.write(payload)
+                        return
+                    # http.server buffers the headers; send them and the body byte by byte.
+                    self._headers_buffer.append(b"\r\n")
+                    data = b"".join(self._headers_buffer) + payload
+                    self._headers_buffer = []
+                    for i in range(len(data)):
+                        if server._stop.wait(reply.trickle_s):
+                            break
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                    self.close_connection = True
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test)
                 finally:

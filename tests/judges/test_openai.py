@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from judgebench.judges.cache import VerdictCache
+from judgebench.judges.http import CircuitBreaker
 from judgebench.judges.openai import (
     OpenAIJudge,
     decision_position,
@@ -43,6 +44,7 @@ _srv = _load_beside("fake_openai_server")
 GOOD, BAD, P_FIRST_GOOD = _srv.GOOD, _srv.BAD, _srv.P_FIRST_GOOD
 FakeOpenAIServer, Reply, chat_body = _srv.FakeOpenAIServer, _srv.Reply, _srv.chat_body
 prefers_good, user_text = _srv.prefers_good, _srv.user_text
+not_supported, dead_url = _srv.not_supported, _srv.dead_url
 
 FAST = dict(backoff_s=0.01, timeout_s=5)  # retries in milliseconds, keep tests fast
 LN = math.log
@@ -210,6 +212,11 @@ def _always(reply: Reply):
      r"HTTP 500.*boom.*after 3 attempts"),
     (_always(Reply({"error": "no such model"}, status=404)), {}, 1,
      r"HTTP 404.*not retried.*no such model"),
+    (_always(Reply({"error": "no"}, status=501)), {"max_retries": 3}, 1,
+     r"HTTP 501.*permanent, not retried"),
+    (not_supported, {"max_retries": 3}, 1, r"HTTP 500.*not retried.*logprobs is not supported"),
+    (_always(Reply({"error": "slow"}, status=408)), {"max_retries": 1}, 2,
+     r"HTTP 408.*after 2 attempts"),
     (_always(Reply({"error": "bad"}, status=400)), {}, 1, r"HTTP 400.*not retried"),
     (_always(Reply(chat_body("I like both of them", None))), {}, 1, r"could not parse"),
     (_always(Reply(b'{"choices": [{"message": ')), {}, 1, r"malformed JSON"),
@@ -343,6 +350,59 @@ def test_a_prefill_assistant_turn_is_not_sent_to_a_chat_server():
     assert p[0] == pytest.approx(P_FIRST_GOOD)
 
 
+def test_timeout_bounds_the_whole_request_against_a_trickling_server():
+    # One byte every 50 ms: each read is quick, the response would take ~15 s in all.
+    with FakeOpenAIServer(_always(Reply(chat_body("A"), trickle_s=0.05))) as srv:
+        t0 = time.perf_counter()
+        v = _judge(srv, timeout_s=0.5, max_retries=1).judge(_pairs(1), ["12"], progress=False)
+        elapsed = time.perf_counter() - t0
+        assert srv.n_requests == 2
+    assert v["failed"].all() and "timed out after 0.5 s" in v["error"][0]
+    assert elapsed < 2 * 0.5 + 0.6  # two attempts of 0.5 s each, plus backoff and slack
+
+
+def test_a_dead_server_trips_the_breaker_instead_of_retrying_every_row():
+    class Counting(OpenAIJudge):
+        attempts = 0
+
+        def _send(self, *args):
+            Counting.attempts += 1
+            return super()._send(*args)
+
+    j = Counting("m", dead_url(), max_retries=3, backoff_s=0.01, timeout_s=1,
+                 max_concurrency=4, max_connect_failures=5)
+    t0 = time.perf_counter()
+    v = j.judge(_pairs(40), progress=False)
+    assert time.perf_counter() - t0 < 2.0
+    assert v["failed"].all() and len(v) == 80
+    # Without the breaker: 80 rows x 4 attempts. With it: the threshold plus what was in flight.
+    assert Counting.attempts <= 5 + 4
+    unreachable = v["error"].str.startswith("server unreachable: ")
+    assert unreachable.mean() > 0.9 and "Is the server running?" in v["error"][unreachable].iloc[0]
+
+
+def test_the_breaker_lets_a_probe_through_after_its_cooldown_and_closes_on_success():
+    b = CircuitBreaker(threshold=2, where="http://x/v1", cooldown_s=0.05)
+    b.record(False, "refused")
+    assert b.check() is None  # one failure is not enough
+    b.record(False, "refused")
+    assert "2 consecutive connection failures to http://x/v1 (last: refused)" in b.check()
+    time.sleep(0.06)
+    assert b.check() is None  # the probe
+    assert b.check() is not None  # everyone else waits for it
+    b.record(True)
+    assert b.check() is None and b.consecutive == 0
+
+
+def test_connections_are_kept_alive_and_pooled():
+    with FakeOpenAIServer() as srv:
+        j = _judge(srv, max_concurrency=3)
+        p = j.compare(["q"] * 30, [f"{GOOD} {i}" for i in range(30)], [BAD] * 30)
+        assert srv.n_requests == 30 and srv.n_connections <= 3
+        j.close()
+    np.testing.assert_allclose(p, P_FIRST_GOOD)
+
+
 # -- pointwise -----------------------------------------------------------------------------
 
 
@@ -378,6 +438,7 @@ def test_score_failures_are_nan_and_warned():
     ({"temperature": -1}, r"temperature must be >= 0"),
     ({"top_logprobs": 21}, r"top_logprobs must be in \[0, 20\]"),
     ({"max_tokens": 0}, r"max_tokens must be >= 1 or None"),
+    ({"max_connect_failures": 0}, r"max_connect_failures must be >= 1; got 0"),
     ({"template": "nope"}, r"Unknown judge template 'nope'"),
 ])
 def test_bad_arguments_are_refused(kw, match):
