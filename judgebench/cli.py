@@ -13,6 +13,7 @@ judgebench winrate --verdicts FILE --baseline MODEL [--length-control]
 judgebench validate --pairs FILE --judge SPEC [--out DIR]   planted-bias recovery
 judgebench train CONFIG --out RUN_DIR           the RLAIF loop
 judgebench sweep CONFIG --set key=v1,v2 --out DIR
+judgebench forecast --config CONFIG [--judge SPEC]   drift before training
 judgebench report DIR
 judgebench quickstart --out DIR
 judgebench serve-reward --judge SPEC --log DIR --port P   reward server for verl/OpenRLHF
@@ -378,6 +379,32 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    from judgebench.rlaif import forecast as fc
+
+    if args.refit:
+        out = args.model_out or str(Path(args.refit[0]) / "forecast.json")
+        model, report = fc.refit(args.refit, out, form=args.form)
+        last = [v for v in report["validations"] if v["target"] == "drift"
+                and v["form"] == args.form and v["horizon"] == max(model.horizons_)]
+        for v in last:
+            print(f"leave-one-out ({v['form']}, {v['n_cells']} cells, {v['horizon']} it.): "
+                  f"median abs error {v['median_abs_error']:.3g}, coverage "
+                  f"{v['coverage']:.0%} of {v['level']:.0%} intervals")
+        print(out)
+        return 0
+    if not args.config:
+        raise UsageError("give --config CONFIG (the loop config to forecast), or --refit "
+                         "STUDY_DIR to refit the model on finished studies.")
+    if args.iterations is not None and args.iterations < 1:
+        raise UsageError(f"--iterations must be >= 1; got {args.iterations}.")
+    _check_overrides(args.config, args.set or [])
+    result = fc.forecast(args.config, judge=args.judge, overrides=args.set or [],
+                         iterations=args.iterations, model=args.model, work_dir=args.work_dir)
+    print(json.dumps(result.to_dict(), indent=1) if args.json else result.to_markdown(), end="")
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from judgebench.report.html import write_report
 
@@ -681,6 +708,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only rebuild sweep.csv, propagation.json, study.json and study.md from "
                         "the finished cells under --out")
     p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser(
+        "forecast", help="predict a policy's drift from the judge's labels of its "
+                         "iteration-0 candidates, before training",
+        formatter_class=_Formatter,
+        description="Sample the config's iteration-0 candidates, judge and label them as the "
+                    "loop would, and predict per bias family the final drift and gold change "
+                    "with an 80% prediction interval; anything outside what the model was "
+                    "fitted on is flagged. See docs/design/forecast.md.",
+        epilog="examples:\n  judgebench forecast --config configs/smollm2-study.toml "
+               "--judge 'simulated:verbosity=3,noise=0.5,seed=0' --iterations 4\n"
+               "  judgebench forecast --refit studies/smollm2-verbosity")
+    p.add_argument("--config", default=None, help="the loop's TOML config")
+    p.add_argument("--judge", default=None, metavar="SPEC",
+                   help="the judge to audit (default: the config's [judge])")
+    p.add_argument("--set", nargs="*", action="extend", metavar="KEY=VALUE",
+                   help="override config fields, as for `judgebench train`")
+    p.add_argument("--iterations", type=int, default=None, metavar="N",
+                   help="forecast the drift after N iterations (default: the config's)")
+    p.add_argument("--model", default=None, metavar="FILE",
+                   help="a forecast model JSON (default: the bundled one)")
+    p.add_argument("--work-dir", default=None, metavar="DIR",
+                   help="keep the iteration-0 run here (default: a temporary folder)")
+    p.add_argument("--json", action="store_true", help="print the forecast as JSON")
+    p.add_argument("--refit", nargs="+", default=None, metavar="STUDY_DIR",
+                   help="refit the model on these studies' finished cells and write "
+                        "forecast_validation.{json,md,png} to the study folder")
+    p.add_argument("--model-out", default=None, metavar="FILE",
+                   help="where --refit writes the model (default: STUDY_DIR/forecast.json)")
+    p.add_argument("--form", default="saturating", choices=("saturating", "linear"),
+                   help="dose-response form for --refit (default: %(default)s)")
+    p.set_defaults(func=_cmd_forecast)
 
     p = sub.add_parser("report", help="write report.html for an audit/calibration/run directory",
                        formatter_class=_Formatter, parents=[verbose],

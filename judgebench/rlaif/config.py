@@ -41,6 +41,14 @@ class RunConfig:
     dtype: str = ""  #: "" = models.pick_dtype (bf16 on CUDA, float32 elsewhere)
     num_threads: int = 0  #: torch CPU threads (0 = torch's default); 1 is fastest for tiny models
     progress: bool = True  #: tqdm bars for generation, judging and training
+    #: experiment tracker for the whole loop, one tracker run per run directory: "none",
+    #: "tensorboard" (RUN_DIR/tracker/tensorboard), "wandb" or "trackio". It receives TRL's
+    #: training logs (train/*, reward_model/*) and every iteration's propagation metrics
+    #: (propagation/*), on one step axis: the policy's optimizer steps summed over iterations
+    report_to: str = "none"
+    #: checkpoint retention: keep checkpoints/iter-000 and the newest keep_last policies (with
+    #: their reward models); 0 keeps all. Never deletes what an unfinished step still reads
+    keep_last: int = 0
     #: TEST ONLY: "iterN:STEP" SIGKILLs the process after that step is recorded; "iterN:STEP:mid"
     #: kills it halfway through the step (judge: after the first chunk; train: after one step).
     debug_kill_after: str = ""
@@ -123,14 +131,23 @@ class LabelingConfig:
 
 @dataclass
 class OptimizeConfig:
-    """[optimize]: the policy update. TRL's own knobs go in [trainer]."""
+    """[optimize]: the policy update. TRL's own knobs go in [trainer].
+
+    Each iteration builds a fresh TRL trainer, so the optimizer (AdamW moments) and the
+    learning-rate schedule (TRL's default: linear decay to 0 over that iteration's steps, no
+    warmup; change it with [trainer] lr_scheduler_type) start anew every iteration: each
+    iteration is a new problem (new labels, and with "previous" a new reference), and the
+    checkpoint alone is then the whole state a resume needs.
+    """
 
     algorithm: str = "dpo"  #: "dpo", "rm+grpo", "rm+rloo" or "direct" (judge score as reward)
     learning_rate: float = 1e-5  #: policy learning rate
     epochs: float = 1.0  #: passes over each iteration's data
     batch_size: int = 8  #: per-device batch size of the policy trainer
     beta: float = 0.1  #: KL / DPO temperature (GRPO/RLOO with beta > 0 load the reference)
-    #: the KL reference: "initial" (iteration-0 policy, always) or "previous" (last iteration's)
+    #: the KL reference: "initial" (iteration-0 policy, always) or "previous" (the policy the
+    #: update starts from). With LoRA neither loads a second model: "initial" is the base with
+    #: the adapter disabled, "previous" a frozen copy of the adapter (docs/design/rlaif-loop.md)
     reference: str = "initial"
     num_generations: int = 4  #: completions per prompt for GRPO/RLOO
     #: reward-model backbone: "policy" (the iteration-0 policy) or a load_model spec ("tiny:0")
@@ -165,7 +182,9 @@ _SECTIONS: dict[str, type] = {
 }
 _PASSTHROUGH = ("trainer", "reward_trainer")
 #: Sections that may change when a run resumes: they only shape steps not yet run.
-RESUMABLE_CHANGES = {"run.debug_kill_after", "run.progress", "run.n_iterations"}
+RESUMABLE_CHANGES = {"run.debug_kill_after", "run.progress", "run.n_iterations",
+                     "run.report_to", "run.keep_last"}
+TRACKERS = ("none", "tensorboard", "wandb", "trackio")
 RESUMABLE_SECTIONS = {"optimize", "trainer", "reward_trainer", "instrument"}
 
 
@@ -204,7 +223,9 @@ class LoopConfig:
                              f"algorithm = {self.optimize.algorithm!r} use 'sampled' or 'hard'.")
         _choice("judge", "quality", self.judge.quality, ("verifier", "none"))
         _choice("sampling", "backend", self.sampling.backend, ("hf", "vllm"))
+        _choice("run", "report_to", self.run.report_to, TRACKERS)
         _positive("run", "n_iterations", self.run.n_iterations, allow_zero=True)
+        _positive("run", "keep_last", self.run.keep_last, allow_zero=True)
         _positive("tasks", "n_train_prompts", self.tasks.n_train_prompts)
         _positive("sampling", "max_new_tokens", self.sampling.max_new_tokens)
         _positive("sampling", "batch_size", self.sampling.batch_size)
@@ -242,6 +263,11 @@ class LoopConfig:
                              "remove [calibration] pipeline or use 'dpo' / 'rm+grpo'.")
         if self.run.debug_kill_after:
             parse_kill_point(self.run.debug_kill_after)
+        for section in _PASSTHROUGH:
+            if "report_to" in getattr(self, section):
+                # A TRL trainer's own tracker opens a run per iteration and restarts its steps.
+                raise ValueError(f"[{section}] report_to would open a tracker run per iteration; "
+                                 "set [run] report_to instead (one run for the whole loop).")
         for key in ("bf16", "fp16") if self.run.device == "cpu" else ():
             if self.trainer.get(key):
                 raise ValueError(f"[trainer] {key} = true needs a GPU but [run] device = 'cpu'.")

@@ -58,8 +58,8 @@ def make_pairs(samples: pd.DataFrame, pairing: str, *, iteration: int) -> pd.Dat
             rows.append({
                 "pair_id": f"it{iteration}-s{slot}-{c1['candidate']}-{c2['candidate']}",
                 "prompt": c1["prompt"], "response_1": c1["response"],
-                "response_2": c2["response"], "model_1": f"policy@{iteration}",
-                "model_2": f"policy@{iteration}", "task_id": c1["task_id"], "slot": int(slot),
+                "response_2": c2["response"], "model_1": "policy",
+                "model_2": "policy", "task_id": c1["task_id"], "slot": int(slot),
                 "n_tokens_1": int(c1["n_tokens"]), "n_tokens_2": int(c2["n_tokens"]),
                 "gold_1": float(c1["gold"]), "gold_2": float(c2["gold"]),
             })

@@ -75,7 +75,9 @@ def run_loop(cfg: LoopConfig, out_dir: str | Path, *, judge: Judge | None = None
                 t0 = time.perf_counter()
                 fn(i)
                 run.finish(i, name, time.perf_counter() - t0)
+                run.after_step(i, name)
             run.write_metrics()
+    run.tracker.close()
     return run.read_metrics()
 
 
@@ -104,6 +106,9 @@ class Run:
         if not cfg.run.progress:
             _silence_progress_bars()
         check_trainer_keys(cfg)  # fail on a bad [trainer] key before anything is written
+        from judgebench.rlaif.tracking import require
+
+        require(cfg.run.report_to)  # and on a tracker whose package is missing
         self.device = self.dist.device if self.dist.num_processes > 1 else wanted
         self.dtype = pick_dtype(self.device, cfg.run.dtype or None)
         self.tasks: TaskSet = load_task_set(cfg.tasks, seed=cfg.run.seed)
@@ -120,6 +125,11 @@ class Run:
             self.cache = VerdictCache(self.root / "cache.sqlite")
         self.tokenizer = None
         self._ensure_initial_policy()
+        from judgebench.rlaif.tracking import NoTracker, open_tracker
+
+        # One tracker run for the whole loop (a resume reopens the same one): main process only.
+        self.tracker = (open_tracker(cfg.run.report_to, self.root, cfg.to_dict()) if self.main
+                        else NoTracker())
 
     # -- state ------------------------------------------------------------------------------
 
@@ -185,7 +195,10 @@ class Run:
         if self.main and not (target / "config.json").exists():
             from judgebench.models import load_model
 
-            loaded = load_model(self.cfg.policy.model, device="cpu", dtype=torch.float32)
+            # Saved in the training dtype (float32 on CPU, bf16 on CUDA): every later load
+            # casts to it anyway, and a bf16 run's policies then all take the same space.
+            loaded = load_model(self.cfg.policy.model, device="cpu", dtype=self.dtype)
+            loaded.model.to(self.dtype)  # tiny:* specs build in float32 whatever they are asked
             tmp = target.with_name("policy.tmp")
             loaded.model.save_pretrained(tmp)
             loaded.tokenizer.save_pretrained(tmp)
@@ -325,8 +338,11 @@ class Run:
                            "prompt": cur["prompt"], "response_1": cur["response"],
                            "response_2": ini.set_index("task_id").loc[cur["task_id"], "response"
                                                                       ].to_numpy(),
-                           "task_id": cur["task_id"], "model_1": f"policy@{i}",
-                           "model_2": "policy@0", "iteration": i})
+                           "task_id": cur["task_id"], "model_1": "policy",
+                           "model_2": "policy", "iteration": i})
+        # Both sides are the policy (at iterations i and 0; pair_id and iteration say which):
+        # a judge's name-based self-preference must not tilt the held-out win rate. A judge's
+        # preference for its own *style* still applies, through the texts.
         ep["label"] = labeling.gold_label(cur["gold"].to_numpy(),
                                           ini.set_index("task_id").loc[cur["task_id"], "gold"])
         ok = (ep["response_1"].str.strip() != "") & (ep["response_2"].str.strip() != "")
@@ -358,6 +374,14 @@ class Run:
         row.update(propagation.label_metrics(labels, kept))
         row.update(propagation.feature_metrics(self.traced_features(), cur, ini, samples, labels,
                                                eval_labels))
+        style = getattr(self.judge, "style", None)
+        if style is not None and cur is not None:
+            # Self-preference that can propagate: how close the policy's held-out responses
+            # are to the judge's own style (judges/style.py), now and vs iteration 0.
+            now = style.score(cur["prompt"].tolist(), cur["response"].tolist())
+            then = style.score(ini["prompt"].tolist(), ini["response"].tolist())
+            row.update({"style_score": float(np.mean(now)),
+                        "style_score_change": float(np.mean(now) - np.mean(then))})
         bias = propagation.judge_bias(load_table(d / "verdicts_train.parquet"),
                                       n_boot=self.cfg.instrument.n_boot,
                                       seed=step_seed(self.cfg.run.seed, i, "instrument"))
@@ -379,30 +403,14 @@ class Run:
         """Update the policy on iteration ``i``'s labels -> checkpoint of iteration i + 1."""
         from judgebench.rlaif import optimize
 
-
-        cfg, d = self.cfg, self.iter_dir(i)
-        seed = step_seed(cfg.run.seed, i, "train")
-        hook = [optimize.StepHook(lambda: self._maybe_kill(i, "train", mid=True))]
-        ref_i = 0 if cfg.optimize.reference == "initial" else i
-        model = self.load_policy(i, trainable=True)
-        if cfg.policy.lora and not hasattr(model, "peft_config"):
-            from peft import get_peft_model
-
-            torch.manual_seed(seed)  # the adapter's random initialisation
-            model = get_peft_model(model, optimize.peft_config(cfg))
-        work = self.root / "checkpoints" / f"iter-{i:03d}" / "trainer"
-        kw = {"seed": seed, "device": self.device, "dtype": self.dtype, "callbacks": hook}
-        if cfg.optimize.algorithm == "dpo":
-            pairs = load_table(d / "train_pairs.parquet")
-            rows = [{"prompt": render_prompt(self.tokenizer, r.prompt), "chosen": r.chosen,
-                     "rejected": r.rejected} for r in pairs.itertuples()]
-            smoothing = (labeling.label_smoothing_from(pairs["p_chosen"].to_numpy())
-                         if cfg.labeling.soft_labels == "robust" else 0.0)
-            trainer = optimize.train_dpo(model, self.load_policy(ref_i), self.tokenizer, rows,
-                                         cfg, work, label_smoothing=smoothing, **kw)
-        else:
-            trainer = self._train_rl(i, model, work, ref_i, kw)
+        trainer, reward = self.build_trainer(i)
+        trainer.train()
         optimize.check_finite(trainer.model, f"iteration {i} training")
+        d = self.iter_dir(i)
+        if getattr(reward, "verdicts", None) and self.main:  # direct: the reward verdicts
+            save_table(pd.concat(reward.verdicts, ignore_index=True),
+                       d / "verdicts_reward.parquet")
+            self._write_verdicts()
         target = self.policy_dir(i + 1)
         trainer.save_model(str(target))  # main process only; gathers sharded weights
         if self.main:
@@ -414,7 +422,52 @@ class Run:
                 "train_loss_last": losses[-1] if losses else None})))
         self.dist.wait_for_everyone()
 
-    def _train_rl(self, i: int, model, work: Path, ref_i: int, kw: dict):
+    def build_trainer(self, i: int):
+        """(TRL trainer, reward function or None) for iteration ``i``'s update, not yet trained.
+
+        The reference is the iteration-0 policy ([optimize] reference = "initial") or policy
+        ``i``, the one being updated ("previous"). Without LoRA it is that checkpoint, loaded
+        (DPO) or named by path (GRPO/RLOO, beta > 0). With LoRA every adapter sits on the
+        iteration-0 weights, so "initial" is the adapter switched off and "previous" a frozen
+        copy of policy ``i``'s adapter: no second model in memory (optimize module doc).
+        Under TRL 1.16 a LoRA policy given to any of the three trainers gets that copy as its
+        reference unless it is removed, so "initial" had meant "previous" with LoRA.
+        """
+        from judgebench.rlaif import optimize
+
+        cfg, d = self.cfg, self.iter_dir(i)
+        seed = step_seed(cfg.run.seed, i, "train")
+        callbacks = [optimize.StepHook(lambda: self._maybe_kill(i, "train", mid=True))]
+        if self.main and self.cfg.run.report_to != "none":
+            from judgebench.rlaif.tracking import TrackerCallback
+
+            callbacks.append(TrackerCallback(self.tracker, "train/", self.tracker_step(i)))
+        ref_i = 0 if cfg.optimize.reference == "initial" else i
+        model = self.load_policy(i, trainable=True)
+        if cfg.policy.lora and not hasattr(model, "peft_config"):
+            from peft import get_peft_model
+
+            torch.manual_seed(seed)  # the adapter's random initialisation
+            model = get_peft_model(model, optimize.peft_config(cfg))
+        work = self.root / "checkpoints" / f"iter-{i:03d}" / "trainer"
+        kw = {"seed": seed, "device": self.device, "dtype": self.dtype, "callbacks": callbacks,
+              # LoRA: policy i's adapter copied ("previous"; at i = 0 a fresh adapter, which
+              # is the base anyway) or switched off ("initial")
+              "lora_reference": "adapter" if ref_i > 0 else "base"}
+        if cfg.optimize.algorithm == "dpo":
+            pairs = load_table(d / "train_pairs.parquet")
+            rows = [{"prompt": render_prompt(self.tokenizer, r.prompt), "chosen": r.chosen,
+                     "rejected": r.rejected} for r in pairs.itertuples()]
+            smoothing = (labeling.label_smoothing_from(pairs["p_chosen"].to_numpy())
+                         if cfg.labeling.soft_labels == "robust" else 0.0)
+            # With LoRA, ref_model=None: the trainer's frozen adapter copy or the base.
+            ref = None if optimize.is_peft(model) else self.load_policy(ref_i)
+            trainer = optimize.build_dpo_trainer(model, ref, self.tokenizer, rows, cfg, work,
+                                                 label_smoothing=smoothing, **kw)
+            return trainer, None
+        return self._build_rl(i, model, work, ref_i, kw)
+
+    def _build_rl(self, i: int, model, work: Path, ref_i: int, kw: dict):
         from judgebench.rlaif import optimize, reward_model
 
         cfg = self.cfg
@@ -425,7 +478,8 @@ class Run:
             samples = load_table(self.iter_dir(i) / "samples.parquet")
             anchors = (samples[samples["response"].str.strip() != ""].sort_values("candidate")
                        .drop_duplicates("prompt").set_index("prompt")["response"].to_dict())
-            reward = reward_model.JudgeReward(self.judge, anchors, cache=self.cache, iteration=i)
+            reward = reward_model.JudgeReward(self.judge, anchors, cache=self.cache,
+                                              iteration=i)
         else:
             # Bradley-Terry RM on every label so far, from a fresh head each iteration.
             rows = pd.concat([load_table(self.iter_dir(j) / "train_pairs.parquet")
@@ -433,21 +487,62 @@ class Run:
             backbone = reward_model.reward_backbone(cfg.optimize.reward_model, self.policy_dir(0),
                                                     self.root / "checkpoints")
             rm_dir = self.root / "checkpoints" / f"iter-{i:03d}" / "reward_model"
+            rm_callbacks = []
+            if self.main and cfg.run.report_to != "none":
+                from judgebench.rlaif.tracking import TrackerCallback
+
+                rm_callbacks.append(TrackerCallback(self.tracker, "reward_model/",
+                                                    self.tracker_step(i), fixed_step=True))
             rm, rm_tok = reward_model.train_reward_model(
                 backbone, rows, cfg, rm_dir, seed=kw["seed"], device=self.device,
-                dtype=self.dtype)
+                dtype=self.dtype, callbacks=rm_callbacks)
             if self.main:
                 rm.save_pretrained(rm_dir)
                 rm_tok.save_pretrained(rm_dir)
             reward = reward_model.RewardModelScorer(rm, rm_tok)
         algo = "rloo" if cfg.optimize.algorithm == "rm+rloo" else "grpo"
-        trainer = optimize.train_rl(algo, model, self.tokenizer, prompts, reward, cfg, work,
-                                    ref_path=self.policy_dir(ref_i), **kw)
-        if cfg.optimize.algorithm == "direct" and reward.verdicts and self.main:
-            save_table(pd.concat(reward.verdicts, ignore_index=True),
-                       self.iter_dir(i) / "verdicts_reward.parquet")
-            self._write_verdicts()
-        return trainer
+        trainer = optimize.build_rl_trainer(algo, model, self.tokenizer, prompts, reward, cfg,
+                                            work, ref_path=self.policy_dir(ref_i), **kw)
+        return trainer, reward
+
+    def tracker_step(self, i: int) -> int:
+        """The tracker's step at the start of iteration ``i``: policy optimizer steps before it."""
+        total = 0
+        for j in range(i):
+            path = self.iter_dir(j) / "train_stats.json"
+            if path.exists():
+                total += int(json.loads(path.read_text()).get("train_steps") or 0)
+        return total
+
+    def after_step(self, i: int, step: str) -> None:
+        """What follows a recorded step: tracking (instrument) and checkpoint retention (train)."""
+        if not self.main:
+            return
+        if step == "instrument" and self.cfg.run.report_to != "none":
+            from judgebench.rlaif.tracking import scalars
+
+            row = json.loads((self.iter_dir(i) / "metrics.json").read_text())
+            self.tracker.log(scalars(row, "propagation/"), step=self.tracker_step(i))
+        if step == "train" and self.cfg.run.keep_last:
+            self.prune_checkpoints(i + 1)
+
+    def prune_checkpoints(self, newest: int) -> list[int]:
+        """Delete checkpoints/iter-j for 0 < j <= newest - keep_last; returns the j deleted.
+
+        Called only once policy ``newest`` is saved and its training step recorded. From then
+        on the unfinished steps read policy ``newest`` (generate, train and a "previous"
+        reference) and policy 0 (the LoRA base, the "initial" reference, the reward-model
+        backbone), never an older one, so any keep_last >= 1 leaves a resume all it needs.
+        """
+        import shutil
+
+        gone = []
+        for j in range(1, newest - self.cfg.run.keep_last + 1):
+            path = self.root / "checkpoints" / f"iter-{j:03d}"
+            if path.exists():
+                shutil.rmtree(path)
+                gone.append(j)
+        return gone
 
     # -- outputs ------------------------------------------------------------------------------
 

@@ -6,12 +6,20 @@ why (each is a silent failure otherwise; docs/design/rlaif-loop.md):
 * ``bf16`` follows the device (TRL configs default to bf16=True, which fails or crawls on CPU)
   and gradient checkpointing is off (TRL defaults it on; pointless for small models).
 * ``save_strategy="no"``, ``report_to="none"``: the loop saves its own checkpoints, and a
-  trainer inside a loop must not open a tracker run per iteration.
+  trainer inside a loop must not open a tracker run per iteration (the loop's one tracker run
+  gets TRL's logs through a callback instead: judgebench/rlaif/tracking.py).
 * DPOTrainer rebuilds the reference from ``model.config._name_or_path`` unless it is given
   ``ref_model=``; in an iterated loop that path is the *previous* iteration's checkpoint, a
-  silently moving reference. The loop always passes ``ref_model`` explicitly.
+  silently moving reference. Without LoRA the loop always passes ``ref_model`` explicitly.
 * GRPO/RLOO take no ``ref_model``: with beta > 0 they load it from ``_name_or_path``, so the
   adapter points that at the chosen reference checkpoint (RLOO's default beta is 0.05).
+* With LoRA no trainer loads a second model. Every TRL 1.16 trainer computes a PEFT model's
+  reference log-probs on the model itself, with the adapter named ``"ref"`` active if there is
+  one, else with adapters disabled (the base); and DPO, GRPO and RLOO (beta > 0) all add that
+  ``"ref"`` adapter themselves, a frozen copy of the adapter they are given, whenever they get
+  a PEFT model. In the loop that copy is the *previous* policy, whatever ``reference`` says.
+  The loop's adapters all sit on the iteration-0 weights, so the base *is* the initial policy:
+  for ``reference = "initial"`` the copy is removed again (:func:`use_base_reference`).
 * A non-finite loss stops training with :class:`NonFiniteLossError` before any checkpoint is
   written, so the run directory stays resumable.
 
@@ -117,9 +125,24 @@ def peft_config(cfg: LoopConfig):
                       target_modules=list(cfg.policy.lora_target_modules) or "all-linear")
 
 
-def train_dpo(
+REF_ADAPTER = "ref"  #: the adapter name TRL's trainers use as a PEFT model's reference
+
+
+def is_peft(model: Any) -> bool:
+    """Whether ``model`` is a peft model (its adapters can be switched off)."""
+    return hasattr(model, "peft_config")
+
+
+def use_base_reference(trainer: Any) -> None:
+    """Make a PEFT trainer's reference the base (adapters off): drop TRL's ``"ref"`` copy."""
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if REF_ADAPTER in getattr(model, "peft_config", {}):
+        model.delete_adapter(REF_ADAPTER)
+
+
+def build_dpo_trainer(
     model: torch.nn.Module,
-    ref_model: torch.nn.Module,
+    ref_model: torch.nn.Module | None,
     tokenizer: Any,
     rows: Sequence[dict[str, str]],
     cfg: LoopConfig,
@@ -130,12 +153,16 @@ def train_dpo(
     dtype: torch.dtype,
     label_smoothing: float = 0.0,
     callbacks: Sequence[TrainerCallback] = (),
+    lora_reference: str = "base",
 ):
-    """One round of DPO on ``rows`` (prompt rendered, chosen, rejected); returns the trainer.
+    """A DPOTrainer for one round of DPO on ``rows`` (prompt rendered, chosen, rejected).
 
-    The reference is ``ref_model``, always passed (see module doc). ``label_smoothing`` > 0
-    selects robust DPO (Chowdhury et al. 2024; TRL ``loss_type="robust"``) with that label-flip
-    rate: TRL 1.16's default sigmoid loss ignores ``label_smoothing``.
+    The reference is ``ref_model`` (see module doc). With a PEFT ``model`` and
+    ``ref_model=None`` it is the model itself: ``lora_reference="base"`` with the adapter
+    disabled (the weights the adapter sits on), ``"adapter"`` a frozen copy of the adapter as it
+    is now. ``label_smoothing`` > 0 selects robust DPO (Chowdhury et al. 2024; TRL
+    ``loss_type="robust"``) with that label-flip rate: TRL 1.16's default sigmoid loss ignores
+    ``label_smoothing``.
     """
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
@@ -143,6 +170,11 @@ def train_dpo(
     if not rows:
         raise ValueError("DPO got no training pairs this iteration (every pair was a failure, "
                          "a tie, or under [labeling] min_margin). Lower min_margin or raise k.")
+    if ref_model is None and not is_peft(model):
+        raise ValueError("build_dpo_trainer needs ref_model unless model is a PEFT model: TRL "
+                         "would reload the reference from model.config._name_or_path.")
+    if lora_reference not in ("base", "adapter"):
+        raise ValueError(f"lora_reference must be 'base' or 'adapter'; got {lora_reference!r}.")
     extra = dict(cfg.trainer)
     extra.setdefault("beta", cfg.optimize.beta)
     if label_smoothing:
@@ -157,11 +189,19 @@ def train_dpo(
         train_dataset=Dataset.from_list([dict(r) for r in rows]),
         callbacks=[NonFiniteGuard("DPO"), *callbacks],
     )
-    quiet(trainer, cfg).train()
+    if ref_model is None and lora_reference == "base":
+        use_base_reference(trainer)
+    return quiet(trainer, cfg)
+
+
+def train_dpo(*args, **kwargs):
+    """:func:`build_dpo_trainer`, trained; returns the trainer."""
+    trainer = build_dpo_trainer(*args, **kwargs)
+    trainer.train()
     return trainer
 
 
-def train_rl(
+def build_rl_trainer(
     algorithm: str,
     model: torch.nn.Module,
     tokenizer: Any,
@@ -175,9 +215,15 @@ def train_rl(
     dtype: torch.dtype,
     ref_path: str | Path | None,
     callbacks: Sequence[TrainerCallback] = (),
+    lora_reference: str = "base",
 ):
-    """One round of GRPO (``"grpo"``) or RLOO (``"rloo"``); ``prompts`` rows hold "prompt"
-    (rendered) plus columns passed to the reward functions. Returns the trainer."""
+    """A GRPO (``"grpo"``) or RLOO (``"rloo"``) trainer; ``prompts`` rows hold "prompt"
+    (rendered) plus columns passed to the reward functions.
+
+    The reference (beta > 0) of a full model is loaded from ``ref_path``; a PEFT model's is the
+    model itself: ``lora_reference="base"`` with its adapter disabled, ``"adapter"`` a frozen
+    copy of the adapter as it is now (module doc).
+    """
     from datasets import Dataset
 
     if algorithm == "grpo":
@@ -199,7 +245,9 @@ def train_rl(
     args = Config(**common_args(cfg, out_dir, seed=seed, device=device, dtype=dtype,
                                 learning_rate=cfg.optimize.learning_rate,
                                 epochs=cfg.optimize.epochs, batch_size=batch, extra=extra))
-    if args.beta > 0 and ref_path is not None:
+    if lora_reference not in ("base", "adapter"):
+        raise ValueError(f"lora_reference must be 'base' or 'adapter'; got {lora_reference!r}.")
+    if args.beta > 0 and ref_path is not None and not is_peft(model):
         # TRL loads the KL reference from this path (module doc); point it at our choice.
         model.config._name_or_path = str(ref_path)
     trainer = Trainer(
@@ -207,8 +255,42 @@ def train_rl(
         train_dataset=Dataset.from_list([dict(p) for p in prompts]),
         callbacks=[NonFiniteGuard(algorithm.upper()), *callbacks],
     )
-    quiet(trainer, cfg).train()
+    if is_peft(model) and lora_reference == "base":
+        use_base_reference(trainer)
+    return quiet(trainer, cfg)
+
+
+def train_rl(*args, **kwargs):
+    """:func:`build_rl_trainer`, trained; returns the trainer."""
+    trainer = build_rl_trainer(*args, **kwargs)
+    trainer.train()
     return trainer
+
+
+@torch.no_grad()
+def reference_logprobs(trainer: Any, input_ids: torch.Tensor) -> torch.Tensor:
+    """Per-token log-probs of ``input_ids`` (batch, seq) under the trainer's KL reference.
+
+    The reference is chosen as TRL 1.16's DPO/GRPO/RLOO trainers choose it in their loss
+    (``ref_model`` if they hold one, else the PEFT model with its ``"ref"`` adapter active or
+    its adapters disabled), so a test can check which policy a run is anchored to.
+    Returns (batch, seq - 1): log P(token t+1 | tokens <= t).
+    """
+    ref = getattr(trainer, "ref_model", None)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if ref is None and not is_peft(model):
+        raise ValueError("This trainer has no reference model (beta = 0, or a full model "
+                         "without ref_model).")
+    context: Any = contextlib.nullcontext()
+    if ref is None:
+        from trl.trainer.utils import use_adapter
+
+        context = use_adapter(model, REF_ADAPTER if REF_ADAPTER in model.peft_config else None)
+        ref = model
+    with context:
+        logits = ref(input_ids=input_ids.to(next(ref.parameters()).device)).logits.float()
+    logp = torch.log_softmax(logits[:, :-1], dim=-1)
+    return logp.gather(-1, input_ids[:, 1:, None].to(logp.device))[..., 0].cpu()
 
 
 def check_finite(model: torch.nn.Module, what: str) -> None:

@@ -73,9 +73,11 @@ def train_reward_model(
     seed: int,
     device: torch.device,
     dtype: torch.dtype,
+    callbacks: Sequence[Any] = (),
 ):
     """Fit a Bradley–Terry reward model on ``rows`` (prompt = raw task prompt, chosen,
-    rejected) from a fresh head on ``backbone``; returns (model, tokenizer)."""
+    rejected) from a fresh head on ``backbone``; returns (model, tokenizer). ``callbacks``
+    are extra TrainerCallbacks (the loop's tracker)."""
     from datasets import Dataset
     from trl import RewardConfig, RewardTrainer
 
@@ -92,7 +94,7 @@ def train_reward_model(
         batch_size=cfg.optimize.batch_size, extra=dict(cfg.reward_trainer)))
     trainer = RewardTrainer(model=model, args=args, processing_class=tok,
                             train_dataset=Dataset.from_list(data),
-                            callbacks=[NonFiniteGuard("reward model")])
+                            callbacks=[NonFiniteGuard("reward model"), *callbacks])
     quiet(trainer, cfg).train()
     return trainer.model, tok
 

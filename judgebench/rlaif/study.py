@@ -302,13 +302,14 @@ def _position_note(channels: list[str]) -> str:
 # Markdown
 
 
-def _iv(d: dict | None, digits: int = 2) -> str:
+def _iv(d: dict | None, digits: int = 2, signed: bool = True) -> str:
     if not d:
         return "—"
     est, (lo, hi) = d.get("estimate"), d.get("ci", [None, None])
+    sign = "+" if signed else ""
 
     def fmt(x):
-        return "nan" if x is None else f"{x:+.{digits}f}" if digits else f"{x:.0f}"
+        return "nan" if x is None else f"{x:{sign}.{digits}f}"
     text = f"{fmt(est)} [{fmt(lo)}, {fmt(hi)}]"
     return text + f" (n = {d.get('n')}, {d.get('method', 't')})"
 
@@ -331,8 +332,8 @@ def to_markdown(result: dict[str, Any]) -> str:
     for row in result.get("cells", []):
         lines.append(f"| {_arm_text(row['cell'])} | {_iv(row.get('drift'), 1)} | "
                      f"{_iv(row.get('gold_change'), 3)} | "
-                     f"{_iv(row.get('label_prefers_longer'), 2)} | "
-                     f"{_iv(row.get('label_accuracy'), 2)} |")
+                     f"{_iv(row.get('label_prefers_longer'), 2, signed=False)} | "
+                     f"{_iv(row.get('label_accuracy'), 2, signed=False)} |")
     if result.get("dose_response"):
         lines += ["", "## Dose-response (mean ± SE per dose; lack-of-fit F test of a line)", "",
                   "| arm | metric | per dose | line slope | lack of fit |", "|---|---|---|---|---|"]

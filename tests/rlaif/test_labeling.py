@@ -206,3 +206,15 @@ def test_label_accuracy_matches_configured_noise(noise, orders):
     se = np.sqrt(expected * (1 - expected) / n)
     assert n == len(pairs) > 1000
     assert abs(acc - expected) < 4 * se, (acc, expected, se)
+
+
+def test_name_based_self_preference_never_fires_inside_the_loop():
+    # Every pair the loop makes holds two responses of the one policy: a judge that favours a
+    # model by name cannot tilt its labels (its style still can, through the texts).
+    pairs = labeling.make_pairs(_samples([["a", "bb", "ccc", "dddd"]] * 5), "all", iteration=2)
+    assert set(pairs["model_1"]) == set(pairs["model_2"]) == {"policy"}
+    plain = SimulatedJudge(noise=1.0, seed=0)
+    partial = SimulatedJudge(noise=1.0, seed=0, self_preference=3.0, self_model="policy")
+    a = labeling.judge_pairs(plain, pairs, orders="both", seed=0)
+    b = labeling.judge_pairs(partial, pairs, orders="both", seed=0)
+    assert np.allclose(a["p_1"], b["p_1"])

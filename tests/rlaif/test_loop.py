@@ -413,3 +413,61 @@ def test_the_loop_traces_the_judges_feature_and_onset(tmp_path):
     assert "final_onset_lexical" in rec and "mean_label_prefers_lexical" in rec
     with pytest.raises(ValueError, match=r"\[instrument\] features \['delve'\]"):
         load_config(CONFIG, ["instrument.features=['delve']"])
+
+
+# -- trackers and checkpoints ------------------------------------------------------------------
+
+def test_one_tracker_run_gets_trl_logs_and_propagation_metrics(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    sets = ["run.n_iterations=2", "tasks.n_train_prompts=4", "tasks.n_eval_prompts=4",
+            "sampling.max_new_tokens=12", "instrument.n_boot=0", "run.report_to=tensorboard",
+            "run.keep_last=1"]
+    rows = run_from_config(CONFIG, tmp_path, sets)
+    logdir = tmp_path / "tracker" / "tensorboard"
+    assert len(list(logdir.glob("events.out.tfevents.*"))) == 1  # one run for the whole loop
+    events = EventAccumulator(str(logdir))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    # The propagation metrics sit at the step where policy i was saved ...
+    steps = [0, rows[0]["train_steps"], rows[0]["train_steps"] + rows[1]["train_steps"]]
+    drift = events.Scalars("propagation/length_drift_chars")
+    assert [e.step for e in drift] == steps
+    assert [e.value for e in drift] == pytest.approx([r["length_drift_chars"] for r in rows])
+    # ... and TRL's per-step logs continue one step axis across iterations.
+    loss = [e.step for e in events.Scalars("train/loss")]
+    assert loss == list(range(1, steps[-1] + 1))
+    assert "train/rewards/margins" in tags and "propagation/label_accuracy" in tags
+    # keep_last = 1: iteration 0 and the newest policy; the resume needs no other.
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("iter-*"))
+    assert kept == ["iter-000", "iter-002"]
+    more = run_from_config(CONFIG, tmp_path, [*sets, "run.n_iterations=3"])
+    assert [r["iteration"] for r in more] == [0, 1, 2, 3]
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("iter-*"))
+    assert kept == ["iter-000", "iter-003"]
+
+
+def test_a_missing_tracker_package_fails_before_anything_is_written(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "wandb" else real(name, *a))
+    with pytest.raises(ImportError, match=r"report_to = 'wandb' needs the 'wandb' package"):
+        run_from_config(CONFIG, tmp_path / "run", ["run.report_to=wandb"])
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ValueError, match=r"\[run\] report_to must be one of \['none'"):
+        load_config(CONFIG, ["run.report_to=mlflow"])
+    with pytest.raises(ValueError, match=r"\[trainer\] report_to would open a tracker run"):
+        load_config(CONFIG, ["trainer.report_to=wandb"])
+
+
+def test_style_self_preference_is_traced_as_drift_toward_the_judges_style(tmp_path):
+    rows = run_from_config(CONFIG, tmp_path / "run", [
+        "run.n_iterations=1",
+        'judge.spec="simulated:style=listness,style_preference=3.0,noise=0.5"'])
+    assert all("style_score" in r and "style_score_change" in r for r in rows)
+    assert rows[0]["style_score_change"] == 0.0
+    plain = run_from_config(CONFIG, tmp_path / "plain", ["run.n_iterations=1"])
+    assert "style_score" not in plain[-1]
