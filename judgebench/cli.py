@@ -161,12 +161,13 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         seed=args.seed, n_boot=args.n_boot, probes=not args.no_probes,
         judge_model=args.judge_model, probe_sample=args.probe_sample,
     )
-    print(json.dumps(result, indent=2) if args.json else audit_summary(result, args.out))
-    blocks = result.get("judges") or {result.get("judge"): result}
-    raised = [f"{j}: {f}" for j, b in blocks.items() for f in matching_flags(b["flags"], fail_on)]
+    print(json.dumps(result.to_dict(), indent=2) if args.json
+          else audit_summary(result, args.out))
+    raised = [f"{j}: {f}" for j, b in result.judges.items()
+              for f in matching_flags(b["flags"], fail_on)]
     if raised:  # CI gating: the audit ran and wrote its files, and a named flag was raised
         print(f"judgebench audit: --fail-on {args.fail_on}: flag(s) raised (q < "
-              f"{result['settings']['alpha']}): {', '.join(raised)}", file=sys.stderr)
+              f"{result.settings['alpha']}): {', '.join(raised)}", file=sys.stderr)
         return FAIL_EXIT
     return 0
 
@@ -203,7 +204,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         verdicts=verdicts, steps=steps, fit_frac=args.fit_frac,
         seed=args.seed, out_dir=args.out, split_col=args.split_col, n_boot=args.n_boot,
     )
-    print(json.dumps(result, indent=2) if args.json else calibration_summary(result, args.out))
+    print(json.dumps(result.to_dict(), indent=2) if args.json
+          else calibration_summary(result, args.out))
     return 0
 
 
@@ -384,7 +386,9 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
     if args.refit:
         out = args.model_out or str(Path(args.refit[0]) / "forecast.json")
-        model, report = fc.refit(args.refit, out, form=args.form)
+        from judgebench.report.plots import forecast_validation_png
+
+        model, report = fc.refit(args.refit, out, form=args.form, draw=forecast_validation_png)
         last = [v for v in report["validations"] if v["target"] == "drift"
                 and v["form"] == args.form and v["horizon"] == max(model.horizons_)]
         for v in last:

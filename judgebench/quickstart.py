@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from judgebench.results import AuditResult, CalibrationResult
 from judgebench.verdicts import bundled_pairs
 
 
@@ -104,13 +105,13 @@ def sample_pairs(n: int, seed: int = 0) -> pd.DataFrame:
 
 
 def _audit(name: str, judge: str, pairs: pd.DataFrame, out: Path, sizes: QuickstartSizes,
-           probe_sample: int) -> dict:
+           probe_sample: int) -> AuditResult:
     from judgebench.audit import run_audit
 
     target = out / f"audit-{name}"
     if (target / "audit.json").exists():
         _log(f"audit of {name}: already done ({target})")
-        return json.loads((target / "audit.json").read_text())
+        return AuditResult.load(target)
     _log(f"auditing {name} ({judge}) on {len(pairs)} pairs, both orders, probes on "
          f"{probe_sample} pairs")
     # Padding doses up to 200 characters: an 800-character pad makes every prompt several
@@ -119,13 +120,13 @@ def _audit(name: str, judge: str, pairs: pd.DataFrame, out: Path, sizes: Quickst
                      probes=True, probe_sample=probe_sample, padding_doses=(50, 200))
 
 
-def _calibrate(name: str, out: Path, sizes: QuickstartSizes) -> dict | None:
+def _calibrate(name: str, out: Path, sizes: QuickstartSizes) -> CalibrationResult | None:
     from judgebench.calibration import run_calibration
 
     target = out / f"calibration-{name}"
     if (target / "calibration.json").exists():
         _log(f"calibration of {name}: already done ({target})")
-        return json.loads((target / "calibration.json").read_text())
+        return CalibrationResult.load(target)
     _log(f"calibrating {name}: swap, length, temperature (fit on half the pairs, "
          "report on the other half)")
     verdicts = pd.read_parquet(out / f"audit-{name}" / "verdicts.parquet")
@@ -300,10 +301,13 @@ def run_quickstart(out: str | Path = "runs/quickstart", *, quick: bool = False,
     timings["total"] = round(time.perf_counter() - t0, 1)
     timings_path.write_text(json.dumps(timings, indent=2))
     for name, res in ((sizes.judge_model, smol), ("simulated judge", sim)):
-        pos = res.get("position", {})
-        if "p_first" in pos and "consistency" in pos:
-            _log(f"{name}: P(first shown wins) {pos['p_first']['estimate']:.2f}, "
-                 f"position consistency {pos['consistency']['estimate']:.2f}")
+        try:
+            p_first, consistency = (res.measure(f"position.{m}")["estimate"]
+                                    for m in ("p_first", "consistency"))
+        except KeyError:  # skipped (e.g. one order only): nothing to say
+            continue
+        _log(f"{name}: P(first shown wins) {p_first:.2f}, position consistency "
+             f"{consistency:.2f}")
     for line in _study_lines(result):
         _log(line)
     _log(f"done in {timings['total']:.0f} s; timings in {timings_path}")

@@ -1,7 +1,10 @@
 """Run every audit on a verdict table (or on a judge and pairs) and write the results (DESIGN §4).
 
 ``run_audit`` is what ``judgebench audit`` calls. It reads or makes verdicts, computes position,
-verbosity, self-preference, agreement and (with a judge) the counterfactual probes, and writes:
+verbosity, self-preference, agreement and (with a judge) the counterfactual probes, and returns
+an :class:`~judgebench.results.AuditResult` (one shape for any number of judges; ``.tables``,
+``.to_dict()``, ``.save(dir)``), which writes (unchanged from when it returned the dict), plus
+the manifest ``.judgebench-result.json``:
 
 * ``audit.json``: one ``{"estimate", "ci": [lo, hi], "n"}`` per measure, nested by group
   (``{"position": {"consistency": {...}}}``), with ``n_verdicts``, ``n_failed`` and
@@ -23,7 +26,6 @@ verbosity, self-preference, agreement and (with a judge) the counterfactual prob
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +55,11 @@ from judgebench.audit.probes import (
 from judgebench.audit.self_preference import self_preference_table
 from judgebench.audit.verbosity import length_bins_table, padding_table, verbosity_table
 from judgebench.judges.base import progress_label
+from judgebench.results import AuditResult
 from judgebench.verdicts import (
     PAIR_REQUIRED,
     load_pairs,
     load_table,
-    save_table,
     validate_pairs,
     validate_verdicts,
 )
@@ -83,7 +85,7 @@ def run_audit(
     padding_doses: tuple[int, ...] = PADDING_DOSES,
     features: Any = None,
     feature_doses: tuple[int, ...] = FEATURE_DOSES,
-) -> dict:
+) -> AuditResult:
     """Audit a judge: position, verbosity, self-preference, probes, agreement (DESIGN §4).
 
     Give ``verdicts`` (a table or file), or ``judge`` (a Judge or a spec string) with ``pairs``
@@ -94,11 +96,14 @@ def run_audit(
     None: lexical, tone, self_praise, format; ``()``: none) are audited observationally on the
     verdicts and, with a judge and probes, by adding ``feature_doses`` units of each to one
     response of the probe sample (``audit/features.py``).
-    Returns the audit dict (what ``audit.json`` holds); writes files when ``out_dir`` is given.
+    Returns an :class:`~judgebench.results.AuditResult` (``.tables["measures"]``: one row per
+    measure; ``.to_dict()``: what ``audit.json`` holds; ``.save(dir)``) and writes its files
+    when ``out_dir`` is given. Indexing the result as a dict (``res["position"]``) still works
+    but is deprecated: use ``res.measure("position.offset_logit")`` or ``res.tables``.
 
     >>> from judgebench.judges.simulated import simulate_verdicts
     >>> res = run_audit(simulate_verdicts(200, seed=0, position=1.0), n_boot=100)
-    >>> res["position"]["offset_logit"]["ci"][0] > 0.5, "agreement" in res
+    >>> res.measure("position.offset_logit")["ci"][0] > 0.5, "agreement" in res.to_dict()
     (True, True)
     """
     # The tables first: a bad file fails in seconds, before a judge's model loads.
@@ -156,11 +161,12 @@ def run_audit(
         result["settings"]["features"] = sorted(set(feature_rows["measure"].str.split(
             ".").str[1]))
         result["settings"]["feature_doses"] = list(feature_doses)
+    audit = AuditResult.from_dict(
+        result, csv_tables=_csv_tables(measures, tables), verdicts=table,
+        probe_verdicts=probe_verdicts, feature_probe_verdicts=feature_verdicts)
     if out is not None:
-        _write(out, result, measures, tables, table, probe_verdicts)
-        if feature_verdicts is not None:
-            save_table(feature_verdicts, out / "feature_probe_verdicts.parquet")
-    return result
+        audit.save(out)
+    return audit
 
 
 def _feature_audit(features: Any, doses: tuple[int, ...], table: pd.DataFrame, judge_obj: Any,
@@ -326,21 +332,16 @@ def _num(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def _write(out: Path, result: dict, measures: pd.DataFrame, tables: dict[str, pd.DataFrame],
-           table: pd.DataFrame, probe_verdicts: pd.DataFrame | None) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "audit.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    measures.to_csv(out / "measures.csv", index=False)
-    for name, file in (("position_csv", "position.csv"), ("verbosity_bins", "verbosity_bins.csv"),
-                       ("features", "features.csv"),
-                       ("padding", "padding.csv"), ("probes", "probes.csv"),
-                       ("agreement", "agreement.csv"), ("self_preference",
-                                                        "self_preference.csv")):
+def _csv_tables(measures: pd.DataFrame, tables: dict[str, pd.DataFrame]
+                ) -> dict[str, pd.DataFrame]:
+    """The tables written beside audit.json, by file stem (position.csv <- position_csv)."""
+    out = {"measures": measures}
+    for name, stem in (("position_csv", "position"), ("verbosity_bins", "verbosity_bins"),
+                       ("features", "features"), ("padding", "padding"), ("probes", "probes"),
+                       ("agreement", "agreement"), ("self_preference", "self_preference")):
         if name in tables:
-            tables[name].to_csv(out / file, index=False)
-    save_table(table, out / "verdicts.parquet")
-    if probe_verdicts is not None:
-        save_table(probe_verdicts, out / "probe_verdicts.parquet")
+            out[stem] = tables[name]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from judgebench.calibration.metrics import (
     reliability_table,
 )
 from judgebench.judges.base import Judge, JudgeOutput, OrderedBatch
+from judgebench.results import CalibrationResult
 from judgebench.verdicts import ORDERS, load_table
 
 PIPELINE_FORMAT = "judgebench.calibration.pipeline"
@@ -329,20 +330,25 @@ def run_calibration(
     out_dir: str | Path | None = None,
     split_col: str | None = None,
     n_boot: int = 1000,
-) -> dict:
+) -> CalibrationResult:
     """Fit ``steps`` on one split of the pairs and report every stage on the other.
 
-    Returns (and writes to ``out_dir/calibration.json``) ``{"raw": {...}, step: {...}, ...}``:
-    each entry is the pipeline up to and including that step on the held-out pairs, with
+    Returns a :class:`~judgebench.results.CalibrationResult` (``.tables["metrics"]``: one row
+    per stage, judge and metric; ``.save(dir)``; ``.pipeline``: the fitted pipeline's JSON)
+    whose ``.to_dict()`` (written to ``out_dir/calibration.json``) is
+    ``{"raw": {...}, step: {...}, ...}``: each entry is the pipeline up to and including that step on the held-out pairs, with
     ece/ece_adaptive/brier/nll/accuracy/position_consistency/p_first_wins/length_slope as
     {"estimate", "ci", "n"} and the step's fitted "params", "hurts" (the held-out metrics among
     ECE and NLL that the step made worse than the stage before it) and a top-level "warnings"
     list naming each such step. Also writes pipeline.json,
     reliability.csv (bins per stage) and split.csv (pair_id -> fit/eval).
 
+    Indexing the result as a dict (``r["swap"]["ece"]``) still works but is deprecated: use
+    ``r.metric("swap", "ece")`` or ``r.tables``.
+
     >>> from judgebench.judges.simulated import simulate_verdicts
     >>> r = run_calibration(simulate_verdicts(200, seed=0, position=1.0), ["swap"], n_boot=50)
-    >>> r["swap"]["position_consistency"]["estimate"]
+    >>> r.metric("swap", "position_consistency")["estimate"]
     1.0
     """
     table = load_table(verdicts) if isinstance(verdicts, str | Path) else verdicts
@@ -373,18 +379,14 @@ def run_calibration(
     result["warnings"] = flag_harmful_stages(result, ["raw", *_stage_keys(pipe.steps_)])
     # What a step reported while fitting (e.g. a feature that never fired on the fit split).
     result["warnings"] += [w for st in pipe.steps_ for w in getattr(st, "warnings_", [])]
-    result = to_jsonable(result)
-
+    calibration = CalibrationResult.from_dict(
+        to_jsonable(result), pipeline=pipe.to_dict(),
+        reliability=pd.concat(reliability, ignore_index=True),
+        split=pd.DataFrame({"pair_id": fit_ids + eval_ids,
+                            "split": ["fit"] * len(fit_ids) + ["eval"] * len(eval_ids)}))
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "calibration.json").write_text(json.dumps(result, indent=2, allow_nan=False))
-        pipe.to_json(out / "pipeline.json")
-        pd.concat(reliability, ignore_index=True).to_csv(out / "reliability.csv", index=False)
-        pd.DataFrame({"pair_id": fit_ids + eval_ids,
-                      "split": ["fit"] * len(fit_ids) + ["eval"] * len(eval_ids)}
-                     ).to_csv(out / "split.csv", index=False)
-    return result
+        calibration.save(out_dir)
+    return calibration
 
 
 __all__ = ["CalibratedJudge", "Pipeline", "evaluate", "run_calibration",

@@ -613,3 +613,36 @@ def dose_response_figure(study: dict, dose_label: str | None = None) -> Figure:
     fig.suptitle(f"Dose-response over {study.get('n_seeds', '?')} seed(s): mean and 95% "
                  "t-interval per dose", fontsize=9)
     return fig
+
+
+def forecast_validation_figure(validations: Sequence[Any]) -> Figure:
+    """The forecast's leave-one-cell-out check (rlaif/forecast.py's ForecastValidation):
+    forecast vs observed, one panel per validation, prediction intervals as bars."""
+
+    @styled
+    def draw():
+        fig = new_figure(3.4, 3.4 * len(validations) + 0.5)
+        axes = fig.subplots(1, len(validations), squeeze=False)[0]
+        for ax, v in zip(axes, validations):
+            t, s = v.table, v.summary
+            for large, colour, label in ((True, PALETTE[1], "large drift"),
+                                         (False, PALETTE[0], "within seed noise")):
+                part = t[t["large"] == large]
+                yerr = np.vstack([part["estimate"] - part["low"], part["high"] - part["estimate"]])
+                ax.errorbar(part["observed"], part["estimate"], yerr=np.nan_to_num(yerr, posinf=0),
+                            fmt="o", color=colour, label=label, capsize=3)
+            lo = float(np.nanmin([t["observed"].min(), t["estimate"].min()]))
+            hi = float(np.nanmax([t["observed"].max(), t["estimate"].max()]))
+            ax.plot([lo, hi], [lo, hi], **REF)
+            ax.set_xlabel(f"observed {s['target']} after {s['horizon']} it.")
+            ax.set_ylabel(f"leave-one-out forecast ({s['form']})")
+            ax.set_title(f"{s['form']} (n = {s['n_cells']})\ncoverage {s['coverage']:.0%}")
+        axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        return fig
+
+    return draw()
+
+
+def forecast_validation_png(validations: Sequence[Any]) -> bytes:
+    """:func:`forecast_validation_figure` as PNG bytes (what ``forecast --refit`` writes)."""
+    return figure_png(forecast_validation_figure(validations))

@@ -672,43 +672,17 @@ def validation_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def validation_figure(validations: Sequence[ForecastValidation]):
-    """Predicted vs observed, one panel per validation, intervals as bars; a Figure (Agg)."""
-    from judgebench.report.plots import PALETTE, REF, new_figure, styled
-
-    @styled
-    def draw():
-        fig = new_figure(3.4, 3.4 * len(validations) + 0.5)
-        axes = fig.subplots(1, len(validations), squeeze=False)[0]
-        for ax, v in zip(axes, validations):
-            t, s = v.table, v.summary
-            for large, colour, label in ((True, PALETTE[1], "large drift"),
-                                         (False, PALETTE[0], "within seed noise")):
-                part = t[t["large"] == large]
-                yerr = np.vstack([part["estimate"] - part["low"], part["high"] - part["estimate"]])
-                ax.errorbar(part["observed"], part["estimate"], yerr=np.nan_to_num(yerr, posinf=0),
-                            fmt="o", color=colour, label=label, capsize=3)
-            lo = float(np.nanmin([t["observed"].min(), t["estimate"].min()]))
-            hi = float(np.nanmax([t["observed"].max(), t["estimate"].max()]))
-            ax.plot([lo, hi], [lo, hi], **REF)
-            ax.set_xlabel(f"observed {s['target']} after {s['horizon']} it.")
-            ax.set_ylabel(f"leave-one-out forecast ({s['form']})")
-            ax.set_title(f"{s['form']} (n = {s['n_cells']})\ncoverage {s['coverage']:.0%}")
-        axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
-        return fig
-
-    return draw()
-
-
 def refit(study_dirs: str | Path | Sequence[str | Path], model_out: str | Path, *,
           form: str = "saturating", level: float = 0.8,
-          validation_dir: str | Path | None = None) -> tuple[ForecastModel, dict[str, Any]]:
-    """Fit a model on the studies, write it, and write forecast_validation.{json,md,png}.
+          validation_dir: str | Path | None = None,
+          draw: Any = None) -> tuple[ForecastModel, dict[str, Any]]:
+    """Fit a model on the studies, write it, and write forecast_validation.{json,md} (and .png).
 
     The validation files go to ``validation_dir`` (default: the study folder when one is
-    given, else the model's folder); never into cells/.
+    given, else the model's folder); never into cells/. ``draw``: a function from the drift
+    validations to PNG bytes (report.plots.forecast_validation_png; the figure lives in the
+    report layer, which this stage does not import), or None for no figure.
     """
-    from judgebench.report.plots import figure_png
     from judgebench.rlaif.loop import _atomic_write
 
     table = study_table(study_dirs)
@@ -720,13 +694,14 @@ def refit(study_dirs: str | Path | Sequence[str | Path], model_out: str | Path, 
     objects = report.pop("_objects")
     _atomic_write(out / "forecast_validation.json", json.dumps(report, indent=1))
     _atomic_write(out / "forecast_validation.md", validation_markdown(report))
-    last = max(v.summary["horizon"] for v in objects)
-    fig = validation_figure([v for v in objects if v.summary["target"] == "drift"
-                             and v.summary["horizon"] == last])
-    (out / "forecast_validation.png").write_bytes(figure_png(fig))
+    if draw is not None:
+        last = max(v.summary["horizon"] for v in objects)
+        png = draw([v for v in objects if v.summary["target"] == "drift"
+                    and v.summary["horizon"] == last])
+        (out / "forecast_validation.png").write_bytes(png)
     return fm, report
 
 
 __all__ = ["FORMS", "Forecast", "ForecastModel", "ForecastValidation", "LinearDoseResponse",
            "SaturatingDoseResponse", "extrapolation_flags", "forecast", "label_statistics",
-           "leave_one_out", "refit", "study_table", "validation_figure", "validation_report"]
+           "leave_one_out", "refit", "study_table", "validation_report"]

@@ -50,7 +50,7 @@ def test_run_audit_with_a_judge_writes_every_documented_measure(tmp_path):
     res = run_audit(judge=judge, pairs=_pairs(), out_dir=tmp_path, n_boot=100, seed=0,
                     judge_model="me")
     on_disk = json.loads((tmp_path / "audit.json").read_text())
-    assert on_disk == json.loads(json.dumps(res))
+    assert on_disk == json.loads(json.dumps(res.to_dict()))  # AuditResult: to_dict() is audit.json
     for group, names in REQUIRED.items():
         for name in names:
             assert _is_estimate(res[group][name]), f"{group}.{name}"

@@ -84,7 +84,9 @@ def test_leave_one_out_coverage_is_near_nominal_on_synthetic_cells():
 def test_refit_on_synthetic_cells_writes_model_and_validation(tmp_path):
     study = _study(tmp_path)
     _write_cell(study, "unfinished", 1, 0.6, 0.0, status="failed")  # ignored
-    model, report = fc.refit(study, tmp_path / "model.json")
+    from judgebench.report.plots import forecast_validation_png
+
+    model, report = fc.refit(study, tmp_path / "model.json", draw=forecast_validation_png)
     t = fc.study_table(study)
     assert sorted(t["horizon"].unique()) == [2, 4] and t["cell"].nunique() == 6
     assert t["x"].round(3).tolist()[::2] == [0.0, 0.05, 0.2, 0.25, 0.35, 0.4]
