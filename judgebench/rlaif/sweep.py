@@ -309,6 +309,10 @@ def summarize(out_dir: str | Path, grid_keys: list[str] | None = None, *, n_boot
         except ValueError:
             continue
     done = [r for r in rows if r.get("status") == "done"]
+    for r in done:  # cells written before the run_ prefix (a run's facts, not grid axes)
+        rec = r["record"]
+        if "position_channel" in rec:
+            rec.setdefault("run_position_channel", rec.pop("position_channel"))
     table = pd.DataFrame([{**r["record"], "run_dir": str(out / "runs" / r["cell"]),
                            "run_wall_s": r.get("wall_s")} for r in done])
     if grid_keys is None:

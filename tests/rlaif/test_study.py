@@ -86,3 +86,26 @@ def test_empty_study_says_so():
     res = study.analyse(pd.DataFrame(), ["judge.verbosity"])
     assert res["note"] == "no finished cell yet"
     assert "no finished cell" in study.to_markdown(res)
+
+
+def test_summarize_reads_cells_of_earlier_versions(tmp_path):
+    import json
+
+    from judgebench.report.load import grid_axes
+    from judgebench.rlaif.sweep import summarize
+
+    for seed, dose in ((0, "0"), (0, "3"), (1, "0"), (1, "3")):
+        rec = {"judge.verbosity": dose, "seed": seed, "n_iterations": 4,
+               "final_length_drift_chars": float(dose) * 10 + seed,
+               "final_gold_change": 0.0, "mean_label_prefers_longer": 0.5,
+               "position_channel": "none"}  # the key's name before the run_ prefix
+        cell = tmp_path / "cells" / f"verbosity={dose}__seed={seed}"
+        cell.mkdir(parents=True)
+        (cell / "row.json").write_text(json.dumps({
+            "cell": cell.name, "values": {"judge.verbosity": dose}, "seed": seed,
+            "status": "done", "record": rec, "wall_s": 60.0}))
+    summarize(tmp_path)
+    table = pd.read_csv(tmp_path / "sweep.csv")
+    assert "position_channel" not in table and grid_axes(list(table)) == ["judge.verbosity"]
+    study = json.loads((tmp_path / "study.json").read_text())
+    assert study["n_cells"] == 4 and "no channel" in study["position_note"]
