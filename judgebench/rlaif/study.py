@@ -75,7 +75,7 @@ def family_columns(dose: str | None) -> tuple[str, str]:
     return f"final_feature_rate_change_{name}", f"mean_label_prefers_{name}"
 
 
-def dose_axis(columns: list[str], grid_keys: list[str]) -> str | None:
+def dose_axis(grid_keys: list[str]) -> str | None:
     """The grid axis read as the injected dose: judge.verbosity, else the first judge.* axis."""
     if "judge.verbosity" in grid_keys:
         return "judge.verbosity"
@@ -154,7 +154,7 @@ def propagation_table(table: pd.DataFrame, grid_keys: list[str], *, n_boot: int 
     ``length_drift_per_label_bias``: per unit of label-level bias (module doc, item 3).
     Each is ``{"estimate", "ci", "n" (seeds), "method", "se"}``, over per-seed slopes.
     """
-    dose = dose_axis(list(table.columns), grid_keys)
+    dose = dose_axis(grid_keys)
     if dose is None or table.empty:
         return {"bias_axis": dose, "settings": [],
                 "note": "no judge.* dose axis in the grid (or no finished cell): no "
@@ -267,7 +267,7 @@ def paired_tests(table: pd.DataFrame, dose: str, others: list[str]) -> list[dict
 def analyse(table: pd.DataFrame, grid_keys: list[str], *, n_boot: int = 2000
             ) -> dict[str, Any]:
     """study.json: cells, dose-response, propagation coefficients and paired tests."""
-    dose = dose_axis(list(table.columns), grid_keys)
+    dose = dose_axis(grid_keys)
     result: dict[str, Any] = {"grid": grid_keys, "dose_axis": dose,
                               "family_columns": list(family_columns(dose)),
                               "n_cells": int(len(table)),

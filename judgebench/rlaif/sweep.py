@@ -181,7 +181,7 @@ def run_sweep(config_path: str | Path, out_dir: str | Path, grid: list[str],
         _prepare_models(config_path)
     t_start = time.perf_counter()
 
-    def fits(n_running: int) -> bool:
+    def fits() -> bool:
         if budget_minutes is None or est.seconds is None:
             return True
         # Cells run in waves of `jobs`: the next one ends about one cell time from now.
@@ -192,7 +192,7 @@ def run_sweep(config_path: str | Path, out_dir: str | Path, grid: list[str],
     stopped = 0
     if jobs == 1:
         while queue:
-            if not fits(0):
+            if not fits():
                 stopped = len(queue)
                 break
             cell = queue.pop(0)
@@ -204,7 +204,7 @@ def run_sweep(config_path: str | Path, out_dir: str | Path, grid: list[str],
         with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
             running: dict[Future, Cell] = {}
             while queue or running:
-                while queue and len(running) < jobs and fits(len(running)):
+                while queue and len(running) < jobs and fits():
                     cell = queue.pop(0)
                     running[pool.submit(run_cell, str(config_path), str(out), cell.values,
                                         cell.seed, keep_checkpoints)] = cell
@@ -283,10 +283,9 @@ def summary_record(values: dict[str, str], seed: int, rows: list[dict], *,
                       - {"label_prefers_longer"}):
         vals = [r[key] for r in labelled if r.get(key) is not None]
         rec[f"mean_{key}"] = float(np.mean(vals)) if vals else None
-    evaluated_rows = [r for r in rows if r.get("evaluated", True)]
     for feature in sorted({k[len("hack_share_"):] for r in rows for k in r
                            if k.startswith("hack_share_")}):
-        onset = onset_iteration(evaluated_rows, feature, gap=onset_gap, share=onset_share)
+        onset = onset_iteration(evaluated, feature, gap=onset_gap, share=onset_share)
         rec[f"final_onset_{feature}"] = -1 if onset is None else onset
     rec["run_position_channel"] = labelled[0].get("position_channel") if labelled else None
     return rec
