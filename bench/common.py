@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from judgebench.io import atomic_write
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -117,12 +119,10 @@ def peak_rss_mb() -> float:
 
 def write_json(name: str, payload: dict[str, Any], results: Path = RESULTS) -> Path:
     """Write ``results/NAME.json`` (pretty, sorted keys) and return its path."""
-    results.mkdir(parents=True, exist_ok=True)
-    path = results / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, default=_jsonable) + "\n")
-    tmp.replace(path)
-    return path
+    # NaN stays NaN here (json's default), unlike judgebench.io.to_jsonable: only the
+    # types json cannot write pass through _jsonable.
+    text = json.dumps(payload, indent=1, sort_keys=True, default=_jsonable) + "\n"
+    return atomic_write(results / f"{name}.json", text)
 
 
 def _jsonable(value: Any) -> Any:

@@ -31,16 +31,32 @@ _EXPORTS = {
     "run_calibration": "judgebench.calibration.pipeline",
     "AuditResult": "judgebench.results",
     "CalibrationResult": "judgebench.results",
+    "RunResult": "judgebench.results",
+    "SweepResult": "judgebench.results",
+    "PositionDisplay": "judgebench.report.displays",
+    "VerbosityDisplay": "judgebench.report.displays",
+    "CalibrationDisplay": "judgebench.report.displays",
+    "PropagationDisplay": "judgebench.report.displays",
+    "DoseResponseDisplay": "judgebench.report.displays",
 }
 
-__all__ = ["AuditResult", "CalibrationResult", "__version__", "bundled_pairs", "load_judge",
-           "run_audit", "run_calibration"]
+__all__ = ["AuditResult", "CalibrationDisplay", "CalibrationResult", "DoseResponseDisplay",
+           "PositionDisplay", "PropagationDisplay", "RunResult", "SweepResult",
+           "VerbosityDisplay", "__version__", "bundled_pairs", "load_judge", "run_audit",
+           "run_calibration"]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from judgebench.audit.suite import run_audit
     from judgebench.calibration.pipeline import run_calibration
     from judgebench.judges.spec import load_judge
-    from judgebench.results import AuditResult, CalibrationResult
+    from judgebench.report.displays import (
+        CalibrationDisplay,
+        DoseResponseDisplay,
+        PositionDisplay,
+        PropagationDisplay,
+        VerbosityDisplay,
+    )
+    from judgebench.results import AuditResult, CalibrationResult, RunResult, SweepResult
     from judgebench.verdicts import bundled_pairs
 
 

@@ -353,10 +353,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from judgebench.rlaif import runlog
     from judgebench.rlaif.loop import run_from_config
 
     _check_overrides(args.config, args.set or [])
-    run_from_config(args.config, args.out, overrides=args.set or [])
+    with runlog.verbose_output(getattr(args, "debug", False)):
+        rows = run_from_config(args.config, args.out, overrides=args.set or [])
+    out, log = Path(args.out), runlog.log_path(args.out)
+    print(f"iterations 0-{len(rows) - 1} measured -> {out / 'metrics.jsonl'}"
+          + (f"; training log: {log}" if log.exists() else ""))
     return 0
 
 
@@ -374,21 +379,25 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"--jobs must be >= 1 (cells run side by side); got {args.jobs}.")
     if args.budget_minutes is not None and args.budget_minutes <= 0:
         raise UsageError(f"--budget-minutes must be > 0; got {args.budget_minutes}.")
-    run_sweep(args.config, args.out, grid=args.set or [], seeds=args.seeds, jobs=args.jobs,
-              budget_minutes=args.budget_minutes,
-              keep_checkpoints=not args.drop_checkpoints)
+    from judgebench.rlaif import runlog
+
+    with runlog.verbose_output(getattr(args, "debug", False)):
+        run_sweep(args.config, args.out, grid=args.set or [], seeds=args.seeds, jobs=args.jobs,
+                  budget_minutes=args.budget_minutes,
+                  keep_checkpoints=not args.drop_checkpoints)
     print(Path(args.out) / "study.md")
     return 0
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
     from judgebench.rlaif import forecast as fc
+    from judgebench.rlaif import forecast_validation as fv
 
     if args.refit:
         out = args.model_out or str(Path(args.refit[0]) / "forecast.json")
         from judgebench.report.plots import forecast_validation_png
 
-        model, report = fc.refit(args.refit, out, form=args.form, draw=forecast_validation_png)
+        model, report = fv.refit(args.refit, out, form=args.form, draw=forecast_validation_png)
         last = [v for v in report["validations"] if v["target"] == "drift"
                 and v["form"] == args.form and v["horizon"] == max(model.horizons_)]
         for v in last:
@@ -419,8 +428,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_quickstart(args: argparse.Namespace) -> int:
     from judgebench.quickstart import run_quickstart
+    from judgebench.rlaif import runlog
 
-    path = run_quickstart(args.out, quick=args.quick, study=args.study)
+    with runlog.verbose_output(getattr(args, "debug", False)):
+        path = run_quickstart(args.out, quick=args.quick, study=args.study)
     print(path)
     return 0
 
@@ -467,7 +478,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         import textwrap
 
         lines = []
-        for line in text.splitlines():
+        for line in _join_prose(text.splitlines()):
             lead = line[: len(line) - len(line.lstrip())]
             if not line.strip() or line.lstrip().startswith("judgebench "):
                 lines.append(indent + line if line.strip() else "")
@@ -486,6 +497,22 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+def _is_prose(line: str) -> bool:
+    return bool(line.strip()) and not line[0].isspace() and not line.startswith("judgebench ")
+
+
+def _join_prose(lines: list[str]) -> list[str]:
+    """Join a paragraph broken over several source lines (the module docstring's) into one
+    line, so that it is wrapped to the terminal's width rather than broken twice."""
+    out: list[str] = []
+    for line in lines:
+        if out and _is_prose(line) and _is_prose(out[-1]) and not out[-1].endswith(":"):
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(line)
+    return out
+
+
 _MAIN_EPILOG = """\
 a first hour (the bundled pairs and model; no GPU, nothing downloaded):
   judgebench judge --judge bundled:smollm2 --pairs judgebench/data/pairs.jsonl --out v.parquet
@@ -495,9 +522,23 @@ a first hour (the bundled pairs and model; no GPU, nothing downloaded):
   judgebench quickstart --out runs/quickstart      all of the above and the loop, in one go
 
 `judgebench COMMAND --help` lists a command's options and examples. An error is one line and
-exit code 2; --verbose (or JUDGEBENCH_DEBUG=1) shows its traceback."""
+exit code 2; --verbose (or JUDGEBENCH_DEBUG=1) shows its traceback. train, sweep and quickstart
+keep the training libraries' output (the loss of every step, their warnings) in the run's
+train.log; their --verbose shows it on the terminal too."""
 
 _TABLES = "a .parquet, .csv or .jsonl table"
+
+_CONFIG_HELP = (
+    "CONFIG is TOML, one table per section: [run], [policy], [tasks], [sampling], [judge], "
+    "[calibration], [labeling], [optimize], [instrument]; [trainer] goes to TRL's config as it "
+    "is (every field: docs/design/rlaif-loop.md; examples in configs/). --set section.key=value "
+    "overrides a field, the value read as TOML (1e-5, true, [\"qa\"]; else a string); "
+    "calibration=swap+length sets [calibration] steps, calibration=none clears them.")
+_RUN_FILES = (
+    "Writes RUN_DIR/metrics.jsonl (one row per iteration), config.toml, state.json, "
+    "verdicts.parquet, iter-NNN/ and checkpoints/. The training libraries' output (the loss "
+    "dict of every step, their warnings and log records) goes to RUN_DIR/train.log; "
+    "--verbose shows it on the terminal too.")
 
 
 def _judge_epilog(examples: str) -> str:
@@ -512,22 +553,64 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=_MAIN_EPILOG, formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", dest="debug", action="store_true",
-                        help="show the full traceback of an error (also JUDGEBENCH_DEBUG=1)")
-    # The same switch after the subcommand (judge/audit/calibrate/report): SUPPRESS keeps the
-    # top-level value when it is not given there.
+                        help="show the full traceback of an error (also JUDGEBENCH_DEBUG=1); "
+                             "with train, sweep and quickstart also the training libraries' "
+                             "output")
+    # The same switch after the subcommand (all but train, sweep and quickstart, which take
+    # verbose_run below): SUPPRESS keeps the top-level value when it is not given there.
     verbose = argparse.ArgumentParser(add_help=False)
     verbose.add_argument("-v", "--verbose", dest="debug", action="store_true",
                          default=argparse.SUPPRESS, help="show the full traceback of an error")
+    # train, sweep and quickstart: the same switch also puts the training libraries' output
+    # (kept in the run's train.log either way) on the terminal.
+    verbose_run = argparse.ArgumentParser(add_help=False)
+    verbose_run.add_argument(
+        "-v", "--verbose", dest="debug", action="store_true", default=argparse.SUPPRESS,
+        help="show the training libraries' output on the terminal as well (the loss dict of "
+             "every step, their warnings, log records and progress bars; always in the run's "
+             "train.log), and the full traceback of an error")
     encoding = argparse.ArgumentParser(add_help=False)
     encoding.add_argument("--encoding", default="utf-8",
                           help="text encoding of CSV/JSONL inputs (default: %(default)s; e.g. "
                                "latin-1)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="`judgebench COMMAND --help` for its options and examples")
 
-    p = sub.add_parser("import", help="import an external judge log as a verdict table")
-    p.add_argument("format", help="llmbar | alpacaeval | mtbench | pandalm | generic | trl")
-    p.add_argument("path")
-    p.add_argument("--out", required=True, help="output table (.parquet, .csv or .jsonl)")
+    p = sub.add_parser(
+        "import", help="import an external judge log as a verdict table",
+        formatter_class=_Formatter, parents=[verbose],
+        description="Read another tool's judge log (or a preference set) into judgebench's "
+                    "verdict table, which every other command reads. A missing or unparseable "
+                    "judgment becomes a failed row, never a preference; nothing is written "
+                    "unless the whole import succeeds. See docs/design/importers.md.",
+        epilog="examples:\n"
+               "  judgebench import llmbar ../shared/realdata/llmbar --out llmbar.parquet "
+               "--map subset=LLMBar/Natural evaluator=GPT-4\n"
+               "  judgebench import mtbench model_judgment/gpt-4_pair.jsonl --out mtbench.parquet "
+               "--map questions=question.jsonl\n"
+               "  judgebench import generic my_log.csv --out v.parquet --map prompt=question "
+               "response_1=a response_2=b winner=choice\n"
+               "  judgebench import trl prefs.jsonl --out pairs.parquet\n\n"
+               "formats (FORMAT PATH; options go in --map KEY=VALUE):\n"
+               "  llmbar      LLMBar's folder or compact csv; options subset, evaluator, "
+               "strategy (comma-separated filters)\n"
+               "  alpacaeval  an AlpacaEval annotations.json; option judge (default: the "
+               "annotator)\n"
+               "  mtbench     FastChat's model_judgment/*_pair.jsonl; options questions "
+               "(question.jsonl), answers (a model_answer folder), judge\n"
+               "  pandalm     a PandaLM judge result file or folder; option testset (the human-"
+               "annotated test set)\n"
+               "  generic     CSV, JSON lines, a JSON array or Parquet, also gzipped; "
+               "target=column maps a column (pair_id, prompt, response_1, response_2, label, "
+               "model_1, model_2, judge, order, p_first, p_1, winner, ...), target=OLD:NEW,... "
+               "recodes its values; winners 1/2, A/B, A>B, [[A]], tie\n"
+               "  trl         a TRL preference set (prompt, chosen, rejected) -> a pairs table to "
+               "judge; options prompt, chosen, rejected (column names)")
+    p.add_argument("format", metavar="FORMAT",
+                   help="llmbar | alpacaeval | mtbench | pandalm | generic | trl (below)")
+    p.add_argument("path", metavar="PATH", help="the log file or folder to read")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="output table (.parquet, .csv or .jsonl)")
     p.add_argument("--map", nargs="*", metavar="KEY=VALUE",
                    help="importer options, e.g. for generic: prompt=question response_1=a ...;"
                         " a value recode: winner=0:1,1:2,2:tie")
@@ -655,8 +738,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the full calibration.json instead of the summary")
     p.set_defaults(func=_cmd_calibrate)
 
-    p = sub.add_parser("winrate", help="per-model win rate vs a baseline, raw and length-controlled")
-    p.add_argument("--verdicts", required=True)
+    p = sub.add_parser(
+        "winrate", help="per-model win rate vs a baseline, raw and length-controlled",
+        formatter_class=_Formatter, parents=[verbose],
+        description="Per (judge, model): the raw win rate against the baseline in percent (ties "
+                    "count 0.5, failed verdicts are left out, both orders averaged within a "
+                    "pair) with a 95% pair-bootstrap interval, and with --length-control "
+                    "AlpacaEval's length-controlled win rate (its GLM fitted per model, "
+                    "predicted at equal length). Prints the table.",
+        epilog="examples:\n"
+               "  judgebench winrate --verdicts v.parquet --baseline gpt4_1106_preview\n"
+               "  judgebench winrate --verdicts v.parquet --baseline gpt4_1106_preview "
+               "--length-control --instruction-difficulty difficulty.csv --out winrates.csv\n"
+               "  judgebench winrate --verdicts v.parquet --baseline gpt4_1106_preview "
+               "--length-control --regularize-to-baseline 0.2 --baseline-variants "
+               "gpt4_verbose,gpt4_concise\n\n"
+               f"--verdicts: {_TABLES} whose model_1/model_2 name the models, one of them the "
+               "baseline in every pair. --instruction-difficulty: a table with columns prompt, "
+               "difficulty.")
+    p.add_argument("--verdicts", required=True, metavar="FILE",
+                   help=f"the verdict table ({_TABLES})")
     p.add_argument("--baseline", required=True, help="the baseline's name in model_1/model_2")
     p.add_argument("--length-control", action="store_true",
                    help="also fit AlpacaEval's LC GLM per model")
@@ -666,43 +767,98 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of the baseline-variant verdicts (AlpacaEval: 0.2)")
     p.add_argument("--baseline-variants", default=None, metavar="M1,M2",
                    help="models that are edited copies of the baseline, judged against it")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-boot", type=int, default=1000)
-    p.add_argument("--out", default=None, help="write the table (.csv, .jsonl or .parquet)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the bootstrap (default: %(default)s)")
+    p.add_argument("--n-boot", type=int, default=1000, metavar="N",
+                   help="bootstrap resamples per confidence interval (default: %(default)s)")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="also write the table (.csv, .jsonl or .parquet)")
     p.set_defaults(func=_cmd_winrate)
 
-    p = sub.add_parser("validate", parents=[encoding],
-                       help="plant known position/verbosity biases in a judge and check the "
-                            "audit recovers them")
-    p.add_argument("--pairs", required=True, help="pairs to judge (a copy gets the biases)")
-    p.add_argument("--judge", required=True, help="judge spec or TOML file")
-    p.add_argument("--out", default=None, help="folder for validate.json, validate.csv")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-boot", type=int, default=1000)
+    p = sub.add_parser(
+        "validate", parents=[verbose, encoding], formatter_class=_Formatter,
+        help="plant known position/verbosity biases in a judge and check the audit recovers "
+             "them",
+        description="Judge the pairs once in both orders, replay those verdicts through "
+                    "position and verbosity biases of known size, and check that the audit's "
+                    "estimators recover each planted dose within their 95% interval "
+                    "(judgebench/audit/validate.py). Prints a table (--json: validate.json).",
+        epilog=_judge_epilog(
+            "  judgebench validate --pairs judgebench/data/pairs.jsonl --judge simulated:seed=0\n"
+            "  judgebench validate --pairs pairs.jsonl --judge bundled:smollm2 --out validate/ "
+            "--n-boot 200\n"
+            "  judgebench validate --pairs pairs.csv --judge judge.toml --json"))
+    p.add_argument("--pairs", required=True, metavar="FILE",
+                   help=f"pairs to judge ({_TABLES}; a copy gets the biases)")
+    p.add_argument("--judge", required=True, metavar="SPEC",
+                   help="judge spec or TOML file (forms below)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="folder for validate.json, validate.csv")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the bootstrap (default: %(default)s)")
+    p.add_argument("--n-boot", type=int, default=1000, metavar="N",
+                   help="bootstrap resamples per confidence interval (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print validate.json instead of the table")
     p.set_defaults(func=_cmd_validate)
 
-    p = sub.add_parser("train", help="run the RLAIF loop from a TOML config")
-    p.add_argument("config", help="the loop's TOML config (e.g. configs/tiny.toml)")
-    p.add_argument("--out", required=True,
+    p = sub.add_parser(
+        "train", help="run the RLAIF loop from a TOML config", formatter_class=_Formatter,
+        parents=[verbose_run],
+        description="Run the loop of a config: sample k candidates per prompt, judge them in "
+                    "both orders, calibrate, label, measure the policy on held-out prompts, "
+                    "update it (DPO, GRPO, RLOO), for every iteration. A rerun of the same "
+                    "command resumes where it stopped, with the same numbers.",
+        epilog="examples:\n"
+               "  judgebench train configs/tiny.toml --out runs/tiny\n"
+               "  judgebench train configs/smollm2-cpu.toml --out runs/smollm2\n"
+               "  judgebench train configs/smollm2-study.toml --out runs/cell --set "
+               "judge.verbosity=3 calibration=length\n"
+               "  judgebench train configs/tiny.toml --out runs/tiny --set run.n_iterations=4 "
+               "optimize.learning_rate=5e-3 --verbose\n\n"
+               + _CONFIG_HELP + "\n\n" + _RUN_FILES)
+    p.add_argument("config", metavar="CONFIG", help="the loop's TOML config (e.g. configs/tiny.toml)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR",
                    help="run folder (created; a rerun into it resumes where it stopped)")
     p.add_argument("--set", nargs="*", action="extend", metavar="KEY=VALUE",
                    help="override config fields, section.key=value (e.g. optimize.learning_rate"
                         "=1e-5 judge.verbosity=1.0; calibration=swap+length)")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("sweep", help="run a grid of RLAIF runs and the propagation coefficient")
-    p.add_argument("config", help="the loop's TOML config every grid point starts from")
-    p.add_argument("--out", required=True,
+    p = sub.add_parser(
+        "sweep", help="run a grid of RLAIF runs and the propagation coefficient",
+        formatter_class=_Formatter, parents=[verbose_run],
+        description="Run every grid point of --set with every seed (a cell each), seed by "
+                    "seed, and summarise: per-cell intervals over seeds, the dose-response "
+                    "curve, paired calibration contrasts and the propagation coefficient "
+                    "(docs/design/studies.md). A finished cell is never run again and a failed "
+                    "one is recorded, so rerunning the same command continues a study.",
+        epilog="examples:\n"
+               "  judgebench sweep configs/tiny.toml --out runs/sweep --set "
+               "judge.verbosity=0,1,2 calibration=none,swap+length --seeds 0,1,2\n"
+               "  judgebench sweep configs/smollm2-study.toml --out studies/smollm2-verbosity "
+               "--set judge.verbosity=0,1,3 calibration=none,length --seeds 0-5 --jobs 2 "
+               "--budget-minutes 120 --drop-checkpoints\n"
+               "  judgebench sweep configs/smollm2-study.toml --out studies/smollm2-verbosity "
+               "--summary-only\n\n"
+               "--set takes grid axes, section.key=v1,v2 (each value as for `judgebench train "
+               "--set`); the grid is every combination. Writes DIR/cells/<cell>/ (row.json, "
+               "config.toml, metrics.jsonl, responses and labels: the small files to keep), "
+               "DIR/runs/<cell>/ (the run folder, its train.log included; deleted by "
+               "--drop-checkpoints), sweep.csv, propagation.json, study.json and study.md; "
+               "prints the path of study.md.")
+    p.add_argument("config", metavar="CONFIG",
+                   help="the loop's TOML config every grid point starts from")
+    p.add_argument("--out", required=True, metavar="DIR",
                    help="sweep folder: sweep.csv, propagation.json and one run folder per cell")
     p.add_argument("--set", nargs="*", action="extend", metavar="KEY=V1,V2",
                    help="grid axes, section.key=v1,v2 (e.g. judge.verbosity=0,1,2 "
                         "calibration=none,swap+length)")
-    p.add_argument("--seeds", default="0", help="comma-separated seeds or ranges: 0,1,2 or 0-5")
-    p.add_argument("--jobs", type=int, default=1,
+    p.add_argument("--seeds", default="0", metavar="SEEDS",
+                   help="comma-separated seeds or ranges: 0,1,2 or 0-5 (default: %(default)s)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="cells run side by side, each in its own process (default 1; with "
                         "[run] num_threads = 1, one per core)")
-    p.add_argument("--budget-minutes", type=float, default=None,
+    p.add_argument("--budget-minutes", type=float, default=None, metavar="MIN",
                    help="start no cell that would end after this many minutes; the plan is "
                         "printed first. Rerun the same command to continue a study")
     p.add_argument("--drop-checkpoints", action="store_true",
@@ -782,11 +938,31 @@ def build_parser() -> argparse.ArgumentParser:
                         "can skip, HTTP 503 where it cannot)")
     p.set_defaults(func=_cmd_serve_reward)
 
-    p = sub.add_parser("quickstart", help="the demo: audit and calibrate the bundled judge, "
-                       "present the SmolLM2 propagation study, rerun one of its cells")
-    p.add_argument("--out", default="runs/quickstart")
-    p.add_argument("--quick", action="store_true", help="tiny model instead of SmolLM2 (tests)")
-    p.add_argument("--study", default=None,
+    p = sub.add_parser(
+        "quickstart", help="the demo: audit and calibrate the bundled judge, present the "
+                           "SmolLM2 propagation study, rerun one of its cells",
+        formatter_class=_Formatter, parents=[verbose_run],
+        description="The demo (`make demo`), on the bundled model alone: audit the bundled "
+                    "SmolLM2-135M judge and a simulated judge with known biases, calibrate "
+                    "both, present the committed SmolLM2 study, rerun one of its cells live "
+                    "and check it reproduces the committed numbers, write one report. Each "
+                    "step skips itself when its output is there, so a rerun resumes.",
+        epilog="examples:\n"
+               "  judgebench quickstart --out runs/quickstart\n"
+               "  judgebench quickstart --out runs/qs-tiny --quick\n"
+               "  judgebench quickstart --out runs/quickstart --study studies/smollm2-verbosity "
+               "--verbose\n\n"
+               "Prints numbered steps and findings, and the path of report.html as the last "
+               "line. The libraries' output goes to DIR/quickstart.log (the live cell's to "
+               "DIR/runs/study-cell/train.log); --verbose shows it on the terminal too. Run it "
+               "from the repository root (the study and its config are read from there); about "
+               "6 minutes on 2 CPU cores.")
+    p.add_argument("--out", default="runs/quickstart", metavar="DIR",
+                   help="folder for every step's outputs and the report (default: %(default)s)")
+    p.add_argument("--quick", action="store_true",
+                   help="a random tiny model instead of SmolLM2, smaller sizes (the tests' "
+                        "plumbing check; its numbers headline nothing)")
+    p.add_argument("--study", default=None, metavar="DIR",
                    help="the committed study folder to present (default: "
                         "studies/smollm2-verbosity under the working directory)")
     p.set_defaults(func=_cmd_quickstart)

@@ -12,6 +12,7 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -174,11 +175,28 @@ def load_model(
         check_model_location(spec)
         model = AutoModelForCausalLM.from_pretrained(spec, dtype=dt)
         tok = AutoTokenizer.from_pretrained(spec)
+    return LoadedModel(model.to(dev).eval(), prepare_tokenizer(tok), spec)
+
+
+def prepare_tokenizer(tok: Any) -> Any:
+    """The fix-ups every loaded tokenizer gets, in place; returns ``tok``.
+
+    A pad token (the EOS token when there is none: batches are padded, and padded positions
+    are masked, so which id fills them does not matter) and a chat template (ChatML when
+    there is none, so that a base model renders prompts the way the bundled one does). The
+    policy, the reward model and the judges' models all pass through here.
+
+    >>> from types import SimpleNamespace
+    >>> tok = prepare_tokenizer(SimpleNamespace(pad_token=None, eos_token="</s>",
+    ...                                         chat_template=None))
+    >>> tok.pad_token, tok.chat_template == CHATML_TEMPLATE
+    ('</s>', True)
+    """
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     if getattr(tok, "chat_template", None) is None:
         tok.chat_template = CHATML_TEMPLATE
-    return LoadedModel(model.to(dev).eval(), tok, spec)
+    return tok
 
 
 # ---------------------------------------------------------------------------------------------

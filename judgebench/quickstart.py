@@ -83,6 +83,9 @@ TINY_SIZES = QuickstartSizes(judge_model="tiny:0", policy_model="tiny:0", n_judg
                              n_eval_prompts=16, k=4, max_new_tokens=24, learning_rate=1e-2,
                              lora=False, num_threads=1)
 
+#: The quickstart's log of the libraries' output, in --out.
+LOG_FILE = "quickstart.log"
+
 #: The simulated judge of the quickstart: biases set by us, so the audit can be checked.
 SIMULATED_SPEC = "simulated:position=1.0,verbosity=1.0,noise=0.5,seed=0,name=simulated-biased"
 #: The loop's judge: a strong verbosity bias on top of the verifier's gold.
@@ -264,6 +267,7 @@ def run_quickstart(out: str | Path = "runs/quickstart", *, quick: bool = False,
     PosixPath('runs/quickstart/report/report.html')
     """
     from judgebench.report.html import write_report
+    from judgebench.rlaif.runlog import library_output
 
     sizes = QUICK if quick else FULL
     out = Path(out)
@@ -287,19 +291,22 @@ def run_quickstart(out: str | Path = "runs/quickstart", *, quick: bool = False,
         timings_path.write_text(json.dumps(timings, indent=2))  # where the time went, so far
         return result
 
-    judge_pairs = sample_pairs(sizes.n_judge_pairs)
-    smol = timed("audit_judge", _audit, "judge", sizes.judge_model, judge_pairs, out, sizes,
-                 sizes.probe_sample)
-    sim = timed("audit_simulated", _audit, "simulated", SIMULATED_SPEC, bundled_pairs(), out,
-                sizes, 100)
-    timed("calibrate_judge", _calibrate, "judge", out, sizes)
-    timed("calibrate_simulated", _calibrate, "simulated", out, sizes)
-    study_dir = Path(study) if study is not None else STUDY_DIR
-    result = timed("study", _study, out, study_dir)
-    timed("live_cell", _live_cell, out, quick, study_dir)
-    report = timed("report", write_report, out)
-    timings["total"] = round(time.perf_counter() - t0, 1)
-    timings_path.write_text(json.dumps(timings, indent=2))
+    # What the libraries say (weight loading, their warnings) goes to out/quickstart.log, the
+    # live cell's to its own train.log; on the terminal only with --verbose (rlaif/runlog.py).
+    with library_output(out / LOG_FILE):
+        judge_pairs = sample_pairs(sizes.n_judge_pairs)
+        smol = timed("audit_judge", _audit, "judge", sizes.judge_model, judge_pairs, out, sizes,
+                     sizes.probe_sample)
+        sim = timed("audit_simulated", _audit, "simulated", SIMULATED_SPEC, bundled_pairs(), out,
+                    sizes, 100)
+        timed("calibrate_judge", _calibrate, "judge", out, sizes)
+        timed("calibrate_simulated", _calibrate, "simulated", out, sizes)
+        study_dir = Path(study) if study is not None else STUDY_DIR
+        result = timed("study", _study, out, study_dir)
+        timed("live_cell", _live_cell, out, quick, study_dir)
+        report = timed("report", write_report, out)
+        timings["total"] = round(time.perf_counter() - t0, 1)
+        timings_path.write_text(json.dumps(timings, indent=2))
     for name, res in ((sizes.judge_model, smol), ("simulated judge", sim)):
         try:
             p_first, consistency = (res.measure(f"position.{m}")["estimate"]

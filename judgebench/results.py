@@ -1,30 +1,38 @@
-"""Typed results of the audit and the calibration: :class:`AuditResult`, :class:`CalibrationResult`.
+"""Typed results: :class:`AuditResult`, :class:`CalibrationResult`, :class:`RunResult`,
+:class:`SweepResult`.
 
-``run_audit`` and ``run_calibration`` return these instead of bare dicts (issue 16; modelled on
-inspect_ai's typed, versioned logs). Each result
+``run_audit``, ``run_calibration``, ``run_loop`` and ``run_sweep`` return these instead of
+bare dicts and lists (issue 16; modelled on inspect_ai's typed, versioned logs). Each result
 
 * has ``.tables``: tidy DataFrames, first of all one row per measure (``tables["measures"]``
   for an audit, ``tables["metrics"]`` for a calibration) with judge, measure, estimate,
-  ci_low, ci_high, n, n_failed and the decision columns;
+  ci_low, ci_high, n, n_failed and the decision columns; a run's ``metrics`` (one row per
+  iteration) and ``measures``; a sweep's rows, cells, dose-response and paired tests;
 * has ``.to_dict()``: exactly the JSON that ``audit.json`` / ``calibration.json`` hold, which
-  are unchanged on disk;
-* saves to and loads from a directory (``.save(dir)`` / ``.load(dir)``): the same files as
-  before, plus a small manifest, ``.judgebench-result.json``, naming the kind of result, the
-  result format version and the judgebench version that wrote it. Loading a directory written
-  under another format names that version and what changed since;
-* shows itself as a compact table in a notebook (``_repr_html_``);
+  are unchanged on disk (a run's config and rows, a sweep's three files);
+* loads from a directory (``.load(dir)``) and, but for a sweep, saves to one (``.save(dir)``):
+  the same files as before, plus a small manifest, ``.judgebench-result.json``, naming the
+  kind of result, the result format version and the judgebench version that wrote it.
+  Loading a directory written under another format names that version and what changed
+  since. The loop and the sweep write their folders themselves, without a manifest: such a
+  folder is read as the current format;
+* shows itself as a compact table in a notebook (``_repr_html_``); a run and a sweep also
+  draw themselves (``.plot(ax=None)`` returns a Display of ``judgebench.report.displays``);
 * has one shape whatever the number of judges: ``result.judges`` always maps judge name ->
   that judge's block, where ``audit.json`` puts a lone judge's keys at its top level.
 
-One module for both stages: they share the manifest, the version check, the dict access kept
-for the transition and the HTML table, and one home keeps one changelog of the saved format.
-It is neutral (like ``stats.py`` and ``verdicts.py``): it imports no stage, so audit/,
-calibration/ and report/ can all import it without importing each other.
+One module for every stage: they share the manifest, the version check, the access kept for
+the transition and the HTML table, and one home keeps one changelog of the saved format. It
+is neutral (like ``stats.py`` and ``verdicts.py``): it imports no stage, so audit/,
+calibration/, rlaif/ and report/ can all import it without importing each other. (``.plot``
+reaches the report through the package's lazy exports, see :func:`_plot_display`.)
 
 **Deprecated:** indexing a result like the dict it replaces (``result["position"]["p_first"]``,
-``result.get("judges")``, ``"agreement" in result``) still works during the transition (each
-delegates to :meth:`to_dict`'s view) but will go; use :meth:`AuditResult.measure`,
-:meth:`CalibrationResult.metric`, ``.tables`` or ``.to_dict()``.
+``result.get("judges")``, ``"agreement" in result``, a sweep's ``result["settings"]``) still
+works during the transition (each delegates to a view of the old dict) but will go; use
+:meth:`AuditResult.measure`, :meth:`CalibrationResult.metric`, ``.tables`` or ``.to_dict()``.
+A run stays the sequence of metrics rows that ``run_loop`` returned (``run[-1]``, ``len``):
+that is what a run is, not a transition.
 
 >>> from judgebench.judges.simulated import simulate_verdicts
 >>> from judgebench.audit import run_audit
@@ -40,16 +48,22 @@ from __future__ import annotations
 import copy
 import html
 import json
+import sys
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 import numpy as np
 import pandas as pd
 
 from judgebench.verdicts import load_table, save_table
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 #: The manifest beside the result files (hidden: summaries list the result files, not it).
 MANIFEST = ".judgebench-result.json"
@@ -84,31 +98,18 @@ def _version() -> str:
     return __version__
 
 
-class _Result(Mapping):
-    """What both results share: the manifest, the version check, dict access, the HTML table."""
+class _Result:
+    """What every result shares: the manifest, the version check and the notebook table."""
 
     kind: ClassVar[str]
     main_file: ClassVar[str]
     command: ClassVar[str]
-
-    # -- the transition: read-only dict access (deprecated) ----------------------------------
-
-    def _view(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def __getitem__(self, key: str) -> Any:
-        """Deprecated: ``result[key]`` is ``result.to_dict()[key]`` (kept for the transition)."""
-        return self._view()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._view())
-
-    def __len__(self) -> int:
-        return len(self._view())
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON-able dict that the result's main JSON file holds (a deep copy)."""
-        return copy.deepcopy(self._view())
+    #: Other files that mark a directory as this result (a run killed before its first
+    #: metrics row has only config.toml).
+    also_marks: ClassVar[tuple[str, ...]] = ()
+    #: Whether a directory without a manifest is this result's current format: the loop and
+    #: the sweep write their folders themselves and add no manifest, so theirs never have one.
+    bare_is_current: ClassVar[bool] = False
 
     # -- saving and loading ---------------------------------------------------------------------
 
@@ -124,11 +125,14 @@ class _Result(Mapping):
     def _check_dir(cls, path: str | Path) -> Path:
         """The directory, after checking its manifest (kind and format) against this reader."""
         out = Path(path)
-        if not (out / cls.main_file).is_file():
+        if not any((out / f).is_file() for f in (cls.main_file, *cls.also_marks)):
+            make = (f"Save one with {cls.__name__}.save(dir) or run" if hasattr(cls, "save")
+                    else "Run")
             raise FileNotFoundError(f"{out} holds no {cls.main_file}: not a saved {cls.kind} "
-                                    f"result. Save one with {cls.__name__}.save(dir) or run "
-                                    f"judgebench {cls.command} --out DIR.")
+                                    f"result. {make} judgebench {cls.command} --out DIR.")
         if not (out / MANIFEST).is_file():
+            if cls.bare_is_current:
+                return out
             # Written before results were objects: the files themselves are the same.
             warnings.warn(f"{out} has no {MANIFEST}: written by a judgebench before typed "
                           f"results (format 0). Read as format {RESULT_FORMAT}; what changed: "
@@ -175,7 +179,30 @@ class _Result(Mapping):
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self._summary_line()}>"
 
-    # A Mapping compares as a dict; a result is equal to the same JSON.
+    # A result compares as the plain data it replaces, so it is not hashable.
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _MappingResult(_Result, Mapping):
+    """A result that was a dict: read-only dict access over its view (deprecated)."""
+
+    def _view(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def __getitem__(self, key: str) -> Any:
+        """Deprecated: ``result[key]`` is ``result.to_dict()[key]`` (kept for the transition)."""
+        return self._view()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._view())
+
+    def __len__(self) -> int:
+        return len(self._view())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-able dict that the result's main JSON file holds (a deep copy)."""
+        return copy.deepcopy(self._view())
+
     __hash__ = None  # type: ignore[assignment]
 
 
@@ -234,7 +261,7 @@ def _read_csv(path: Path) -> pd.DataFrame | None:
 
 
 @dataclass(eq=False, repr=False)
-class AuditResult(_Result):
+class AuditResult(_MappingResult):
     """What ``run_audit`` returns: every measure of every judge, with the tables behind them.
 
     ``judges`` maps each judge's name to its block (what ``audit.json`` holds for one judge:
@@ -426,7 +453,7 @@ class AuditResult(_Result):
 
 
 @dataclass(eq=False, repr=False)
-class CalibrationResult(_Result):
+class CalibrationResult(_MappingResult):
     """What ``run_calibration`` returns: every stage's held-out metrics, and the fitted pipeline.
 
     ``stages`` maps "raw" and each step (in order) to its entry in ``calibration.json``: the
@@ -562,4 +589,479 @@ class CalibrationResult(_Result):
 #: The metrics evaluate() also reports per judge (calibration_metrics' keys).
 _PER_JUDGE = ("accuracy", "nll", "brier", "ece", "ece_adaptive")
 
-__all__ = ["AuditResult", "CalibrationResult", "CHANGES", "MANIFEST", "RESULT_FORMAT"]
+
+def _plot_display(name: str, result: Any, ax: Any, panel: str | None) -> Any:
+    """``name``'s Display of ``result``, drawn into ``ax``.
+
+    The one place a result reaches the report layer. It goes through the package's public
+    exports, on first use, so importing this module never imports judgebench.report (the
+    floor stays free of the stages above it; tests/test_layering.py).
+    """
+    import judgebench
+
+    return getattr(judgebench, name).from_result(result, ax=ax, panel=panel)
+
+
+# ---------------------------------------------------------------------------------------------
+# An RLAIF loop run
+
+#: Columns of the tidy per-measure table of a run (one row per iteration and interval entry).
+RUN_MEASURE_COLUMNS = ("iteration", "measure", "estimate", "ci_low", "ci_high", "n", "method",
+                       "se")
+#: metrics.jsonl keys shown in a run's notebook table, in this order (when recorded).
+_RUN_SHOWN = ("evaluated", "length_chars_mean", "length_drift_chars", "gold_mean",
+              "gold_change", "judge_score_raw", "judge_score_calibrated", "proxy_gold_gap",
+              "label_accuracy", "label_prefers_longer")
+
+
+@dataclass(eq=False, repr=False)
+class RunResult(_Result, Sequence):
+    """What ``run_loop`` returns: one RLAIF loop run, its config and one metrics row per iteration.
+
+    ``rows`` are metrics.jsonl's rows (the loop's instrumentation of each finished iteration:
+    held-out length and gold, judge scores, label statistics, timings); ``config`` is the
+    resolved config.toml (``config_text`` its exact text), ``name`` the run folder's name.
+
+    It behaves as the list of rows that ``run_loop`` returned before it was typed:
+    ``len(run)``, ``run[-1]["length_drift_chars"]``, ``for row in run``, slicing (a list),
+    and ``run == rows``. ``tables["metrics"]`` is one row per iteration (an interval entry
+    ``{"estimate", "ci", "n"}`` becomes ``key``, ``key_ci_low`` and ``key_ci_high``, as in the
+    report); ``tables["measures"]`` has one row per (iteration, interval entry) with
+    estimate, ci_low, ci_high, n, method and se.
+
+    :meth:`load` reads a run folder as the loop wrote it (config.toml, metrics.jsonl; the
+    loop writes no manifest); :meth:`save` writes those two files, byte for byte as the loop
+    does, and the manifest.
+
+    >>> run = RunResult.from_rows([
+    ...     {"iteration": 0, "length_drift_chars": 0.0, "gold_change": 0.0,
+    ...      "judge_p_first": {"estimate": 0.5, "ci": [0.4, 0.6], "n": 40}},
+    ...     {"iteration": 1, "length_drift_chars": 9.5, "gold_change": -0.1,
+    ...      "judge_p_first": {"estimate": 0.6, "ci": [0.5, 0.7], "n": 40}}], name="demo")
+    >>> len(run), run[-1]["length_drift_chars"], run.iterations
+    (2, 9.5, [0, 1])
+    >>> run.tables["measures"][["iteration", "measure", "estimate", "ci_low", "n"]].values.tolist()
+    [[0, 'judge_p_first', 0.5, 0.4, 40], [1, 'judge_p_first', 0.6, 0.5, 40]]
+    """
+
+    kind: ClassVar[str] = "run"
+    main_file: ClassVar[str] = "metrics.jsonl"
+    command: ClassVar[str] = "train CONFIG"
+    also_marks: ClassVar[tuple[str, ...]] = ("config.toml",)
+    bare_is_current: ClassVar[bool] = True
+
+    rows: list[dict[str, Any]]
+    config: dict[str, Any] = field(default_factory=dict)
+    config_text: str | None = None
+    name: str = "run"
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, Any]], *, config_text: str | None = None,
+                  name: str = "run") -> RunResult:
+        """A run of metrics rows and, optionally, its config.toml text.
+
+        >>> RunResult.from_rows([{"iteration": 0}], config_text="[run]\\nn_iterations = 2\\n"
+        ...                     ).n_planned
+        3
+        """
+        config = tomllib.loads(config_text) if config_text else {}
+        return cls(rows=[dict(r) for r in rows], config=config, config_text=config_text,
+                   name=name)
+
+    # -- the list of today --------------------------------------------------------------------
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        """``run[i]`` is metrics row i, ``run[a:b]`` a list of rows (as before)."""
+        return self.rows[index]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RunResult):
+            return self.rows == other.rows and self.config == other.config
+        if isinstance(other, list | tuple):  # the rows run_loop returned before
+            return self.rows == list(other)
+        return NotImplemented
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"name", "config", "metrics"}``: the run's config and metrics rows (a deep copy)."""
+        return copy.deepcopy({"name": self.name, "config": self.config, "metrics": self.rows})
+
+    # -- what the rows say --------------------------------------------------------------------
+
+    @property
+    def iterations(self) -> list[int]:
+        """The measured iterations, in order."""
+        return [int(r["iteration"]) for r in self.rows if "iteration" in r]
+
+    @property
+    def n_planned(self) -> int | None:
+        """Iterations the config asks for (``[run] n_iterations`` + 1, iteration 0 included)."""
+        n = self.config.get("run", {}).get("n_iterations")
+        return n + 1 if isinstance(n, int) else None
+
+    @property
+    def complete(self) -> bool:
+        """Whether every planned iteration was measured (a killed run resumes the rest)."""
+        return self.n_planned is not None and len(self.rows) >= self.n_planned
+
+    @property
+    def final(self) -> dict[str, Any]:
+        """The last iteration with a held-out evaluation (``evaluated``), as the sweep reads it."""
+        evaluated = [r for r in self.rows if r.get("evaluated", True)]
+        if not (evaluated or self.rows):
+            raise ValueError(f"Run {self.name!r} has no metrics row yet: it stopped before its "
+                             "first iteration was measured.")
+        return evaluated[-1] if evaluated else self.rows[-1]
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``metrics`` (one row per iteration) and ``measures`` (one per interval entry)."""
+        return {"metrics": self._metrics(), "measures": self._measures()}
+
+    def _metrics(self) -> pd.DataFrame:
+        flat = []
+        for row in self.rows:
+            out: dict[str, Any] = {}
+            for key, value in row.items():
+                if isinstance(value, Mapping) and "estimate" in value:
+                    e = _entry_row(value)
+                    out[key], out[f"{key}_ci_low"], out[f"{key}_ci_high"] = (
+                        e.get("estimate"), e["ci_low"], e["ci_high"])
+                elif value is None or isinstance(value, bool | int | float | str):
+                    out[key] = value
+            flat.append(out)
+        frame = pd.DataFrame(flat)
+        # A key never measured in these rows (all None, e.g. length_explained_share) is NaN.
+        for col in frame.columns[frame.isna().all().to_numpy()]:
+            frame[col] = np.nan
+        if "iteration" in frame:
+            frame = frame.sort_values("iteration", kind="stable").reset_index(drop=True)
+        return frame
+
+    def _measures(self) -> pd.DataFrame:
+        rows = [{"iteration": r.get("iteration"), "measure": key, **_entry_row(value)}
+                for r in self.rows for key, value in r.items()
+                if isinstance(value, Mapping) and "estimate" in value]
+        return _frame(rows, RUN_MEASURE_COLUMNS)
+
+    # -- files --------------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        """Write config.toml, metrics.jsonl (the loop's exact bytes) and the manifest."""
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        if self.config_text is not None:
+            (out / "config.toml").write_text(self.config_text)
+        # As Run.write_metrics writes it: one json.dumps per line, NaN refused.
+        (out / "metrics.jsonl").write_text(
+            "".join(json.dumps(r, allow_nan=False) + "\n" for r in self.rows))
+        self._write_manifest(out)
+        return out
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunResult:
+        """Read a run folder: as ``judgebench train`` / ``run_loop`` wrote it, or ``save``'s.
+
+        A run killed before its first metrics row (config.toml only) has no rows.
+        """
+        out = cls._check_dir(path)
+        cfg = out / "config.toml"
+        text = cfg.read_text() if cfg.is_file() else None
+        rows = []
+        metrics = out / "metrics.jsonl"
+        if metrics.is_file():
+            for k, line in enumerate(metrics.read_text().splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except ValueError as err:
+                    raise ValueError(f"{metrics}, line {k}, is not JSON ({err}): the loop "
+                                     "writes this file atomically, so it was edited or cut "
+                                     "by hand. Rerun `judgebench train CONFIG --out "
+                                     f"{out}` to rebuild it.") from None
+        return cls.from_rows(rows, config_text=text, name=out.resolve().name)
+
+    # -- display ------------------------------------------------------------------------------
+
+    def plot(self, ax: Any = None, *, panel: str | None = None) -> Any:
+        """The run's drift over iterations: a
+        :class:`~judgebench.report.displays.PropagationDisplay` drawn into ``ax`` (None: a new
+        figure with every panel; see the Display)."""
+        return _plot_display("PropagationDisplay", self, ax, panel)
+
+    def _summary_line(self) -> str:
+        its = self.iterations
+        done = f"iterations {its[0]}–{its[-1]}" if its else "no iteration"
+        plan = f" of {self.n_planned}" if self.n_planned else ""
+        judge = self.config.get("judge", {}).get("spec", "?")
+        steps = self.config.get("calibration", {}).get("steps") or "none"
+        line = f"{self.name}: {done} measured ({len(its)}{plan}); judge {judge}; " \
+               f"calibration {steps}"
+        if self.rows:
+            final = self.final
+            for key, text in (("length_drift_chars", "length drift {:+.1f} chars"),
+                              ("gold_change", "gold change {:+.3f}")):
+                if isinstance(final.get(key), int | float):
+                    line += "; final " + text.format(final[key])
+        return line
+
+    def _html_table(self) -> pd.DataFrame:
+        m = self._metrics()
+        cols = [c for c in ("iteration", *_RUN_SHOWN) if c in m.columns]
+        out = m[cols].copy()
+        for c in cols[1:]:
+            out[c] = out[c].map(lambda v: ("yes" if v else "no") if isinstance(v, bool)
+                                else _fmt(v) if isinstance(v, int | float) else v)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# A sweep (a study): a grid of runs over seeds
+
+
+def _arm_text(arm: Mapping[str, Any]) -> str:
+    """``{"calibration": "none"}`` -> ``calibration=none`` (the label study.md and plots use)."""
+    return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in arm.items()) or "all"
+
+
+def _long(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:
+    """Rows with the grid-axis keys first (in order of appearance), then ``columns``."""
+    front = list(dict.fromkeys(k for r in rows for k in r if k not in columns))
+    frame = pd.DataFrame(rows, columns=[*front, *columns])
+    for col in ("estimate", "ci_low", "ci_high", "se"):
+        if col in frame:
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    return frame
+
+
+_STUDY_COLUMNS = {
+    "cells": ("cell", "n_seeds", "seeds", "metric", "estimate", "ci_low", "ci_high", "n",
+              "method", "se"),
+    "dose_response": ("arm", "metric", "dose", "estimate", "se", "ci_low", "ci_high", "n",
+                      "lack_of_fit_p", "line_slope"),
+    "propagation": ("arm", "coefficient", "estimate", "ci_low", "ci_high", "n", "method", "se"),
+    "paired": ("arm", "contrast", "metric", "estimate", "ci_low", "ci_high", "n", "method", "se",
+               "excludes_zero"),
+}
+
+
+def _interval(entry: Mapping[str, Any]) -> dict[str, Any]:
+    e = _entry_row(entry)
+    return {k: e.get(k) for k in ("estimate", "ci_low", "ci_high", "n", "method", "se")}
+
+
+def study_tables(study: Mapping[str, Any] | None) -> dict[str, pd.DataFrame]:
+    """study.json (rlaif/study.py) as tidy tables, the grid axes first in each:
+
+    * ``cells``: one row per (grid point, metric): mean over seeds with its t-interval and n;
+    * ``dose_response``: one row per (arm, metric, dose), with the lack-of-fit p of a line;
+    * ``propagation``: one row per (arm, coefficient), per-seed slopes' mean and interval;
+    * ``paired``: one row per (arm, contrast, metric) of the paired tests on the same seeds.
+
+    ``arm`` is the text study.md gives an arm (``calibration=none``). A study without a
+    section (or None) gives that table with its columns and no row.
+
+    >>> cells = study_tables({"cells": [{"cell": {"judge.verbosity": "3"}, "n_seeds": 2,
+    ...     "seeds": [0, 1], "drift": {"estimate": 9.0, "ci": [1.0, 17.0], "n": 2}}]})["cells"]
+    >>> cells[["judge.verbosity", "metric", "estimate", "ci_high", "n"]].values.tolist()
+    [['3', 'drift', 9.0, 17.0, 2]]
+    """
+    study = study or {}
+    cells = []
+    for row in study.get("cells", []):
+        base = {**row["cell"], "cell": _arm_text(row["cell"]), "n_seeds": row.get("n_seeds"),
+                "seeds": ",".join(str(s) for s in row.get("seeds", []))}
+        cells += [{**base, "metric": key, **_interval(value)} for key, value in row.items()
+                  if isinstance(value, Mapping) and "estimate" in value]
+    dose = []
+    for curve in study.get("dose_response", []):
+        lof = curve.get("lack_of_fit") or {}
+        dose += [{**curve["arm"], "arm": _arm_text(curve["arm"]), "metric": curve["metric"],
+                  "dose": p["dose"], "estimate": p["mean"], "se": p.get("se"),
+                  "ci_low": (p.get("ci") or [None, None])[0],
+                  "ci_high": (p.get("ci") or [None, None])[1], "n": p.get("n"),
+                  "lack_of_fit_p": lof.get("p_value"), "line_slope": lof.get("slope")}
+                 for p in curve.get("points", [])]
+    paired = [{**t["arm"], "arm": _arm_text(t["arm"]), "contrast": t["contrast"],
+               "metric": key, **_interval(t[key]), "excludes_zero": t.get(f"{key}_excludes_zero")}
+              for t in study.get("paired", []) for key in ("drift", "gold_change")
+              if isinstance(t.get(key), Mapping)]
+    frames = {"cells": _long(cells, _STUDY_COLUMNS["cells"]),
+              "dose_response": _long(dose, _STUDY_COLUMNS["dose_response"]),
+              "propagation": propagation_rows(study.get("propagation", [])),
+              "paired": _long(paired, _STUDY_COLUMNS["paired"])}
+    for col in ("dose", "lack_of_fit_p", "line_slope"):
+        frames["dose_response"][col] = pd.to_numeric(frames["dose_response"][col],
+                                                     errors="coerce").astype(float)
+    return frames
+
+
+def propagation_rows(settings: list[Mapping[str, Any]]) -> pd.DataFrame:
+    """propagation.json's ``settings`` as one row per (arm, coefficient)."""
+    rows = [{**s.get("setting", {}), "arm": _arm_text(s.get("setting", {})),
+             "coefficient": name, **_interval(value)}
+            for s in settings for name, value in s.items()
+            if isinstance(value, Mapping) and "estimate" in value]
+    return _long(rows, _STUDY_COLUMNS["propagation"])
+
+
+def _sweep_grid_axes(columns: list[str]) -> list[str]:
+    # The same rule as judgebench.report.load.grid_axes (which this floor module cannot import).
+    return [c for c in columns if c not in ("seed", "n_iterations")
+            and not c.startswith(("final_", "mean_", "run_"))]
+
+
+@dataclass(eq=False, repr=False)
+class SweepResult(_MappingResult):
+    """What ``run_sweep`` returns: a study's cells and statistics, as its folder holds them.
+
+    ``table`` is sweep.csv (one row per finished cell: grid values as text, seed, final and
+    mean metrics), ``propagation`` propagation.json, ``study`` study.json (None for a sweep
+    summarised before studies had one). ``tables``: ``sweep`` (the rows), ``cells``,
+    ``dose_response``, ``propagation`` and ``paired`` (tidy, see :func:`study_tables`).
+    ``to_dict()`` is every file's JSON: ``{"sweep": rows, "propagation", "study"}``.
+
+    **Deprecated:** indexing it as the dict ``run_sweep`` returned before, propagation.json's
+    (``result["settings"]``), is kept for the transition only.
+
+    ``load`` reads a sweep folder as ``run_sweep`` / ``judgebench sweep`` wrote it (they write
+    no manifest), e.g. the committed ``studies/smollm2-verbosity``. The folder is read, never
+    written: a sweep's files are rebuilt from its cells by ``judgebench sweep --summary-only``.
+
+    >>> import pandas as pd
+    >>> from judgebench.rlaif.study import analyse, propagation_table
+    >>> t = pd.DataFrame({"judge.verbosity": ["0", "3"] * 2, "seed": [0, 0, 1, 1],
+    ...                   "final_length_drift_chars": [1.0, 9.0, -1.0, 8.0],
+    ...                   "final_gold_change": [0.0, -0.1, 0.0, -0.2]})
+    >>> res = SweepResult(t, propagation_table(t, ["judge.verbosity"]),
+    ...                   analyse(t, ["judge.verbosity"]))
+    >>> res.dose_axis, res.tables["dose_response"]["estimate"].round(3).tolist()
+    ('judge.verbosity', [0.0, 8.5, 0.0, -0.15])
+    >>> res["bias_axis"]  # deprecated: propagation.json's dict, as run_sweep returned
+    'judge.verbosity'
+    """
+
+    kind: ClassVar[str] = "sweep"
+    main_file: ClassVar[str] = "sweep.csv"
+    command: ClassVar[str] = "sweep CONFIG"
+    also_marks: ClassVar[tuple[str, ...]] = ("propagation.json",)
+    bare_is_current: ClassVar[bool] = True
+
+    table: pd.DataFrame
+    propagation: dict[str, Any] = field(default_factory=dict)
+    study: dict[str, Any] | None = None
+    name: str = "sweep"
+
+    def _view(self) -> dict[str, Any]:
+        return self.propagation
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"sweep": sweep.csv's rows, "propagation": ..., "study": ...}`` (JSON-able copy)."""
+        rows = self.table.astype(object).where(self.table.notna(), None).to_dict("records")
+        return copy.deepcopy({"sweep": rows, "propagation": self.propagation,
+                              "study": self.study})
+
+    @property
+    def grid(self) -> list[str]:
+        """The grid axes (study.json's ``grid``, else sweep.csv's non-metric columns)."""
+        if self.study and self.study.get("grid"):
+            return list(self.study["grid"])
+        return _sweep_grid_axes(list(self.table.columns))
+
+    @property
+    def dose_axis(self) -> str | None:
+        """The grid axis read as the injected dose (judge.verbosity, else a judge.* axis)."""
+        return (self.study or {}).get("dose_axis") or self.propagation.get("bias_axis")
+
+    @property
+    def n_cells(self) -> int:
+        """Finished cells (rows of sweep.csv)."""
+        return len(self.table)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """The cells that failed, with their errors (study.json; a rerun retries them)."""
+        return list((self.study or {}).get("failed", []))
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``sweep`` (sweep.csv), then study.json's ``cells``, ``dose_response``,
+        ``propagation`` (propagation.json's, when there) and ``paired``."""
+        study = study_tables(self.study)
+        if self.propagation.get("settings") is not None:
+            study["propagation"] = propagation_rows(self.propagation["settings"])
+        return {"sweep": self.table, **study}
+
+    @classmethod
+    def load(cls, path: str | Path) -> SweepResult:
+        """Read a sweep folder: sweep.csv, propagation.json and study.json (read only)."""
+        out = cls._check_dir(path)
+        study = _read_json(out / "study.json")
+        prop = _read_json(out / "propagation.json") or {}
+        table = pd.DataFrame()
+        try:
+            header = list(pd.read_csv(out / "sweep.csv", nrows=0).columns)
+        except (FileNotFoundError, pd.errors.EmptyDataError):
+            header = []  # no sweep.csv, or no finished cell yet (summarize writes a bare line)
+        if header:
+            grid = (study or {}).get("grid") or _sweep_grid_axes(header)
+            # Grid values stay text, so that they match propagation.json's settings exactly.
+            text = {c: str for c in (*grid, "run_dir", "run_position_channel") if c in header}
+            table = pd.read_csv(out / "sweep.csv", dtype=text)
+        return cls(table=table, propagation=prop, study=study, name=out.resolve().name)
+
+    def plot(self, ax: Any = None, *, panel: str | None = None) -> Any:
+        """The study's dose-response: a :class:`~judgebench.report.displays.DoseResponseDisplay`
+        drawn into ``ax`` (None: a new figure with every panel)."""
+        return _plot_display("DoseResponseDisplay", self, ax, panel)
+
+    def _summary_line(self) -> str:
+        n_seeds = self.table["seed"].nunique() if "seed" in self.table else 0
+        failed = f"; {len(self.failed)} failed" if self.failed else ""
+        return (f"{self.name}: {self.n_cells} finished cells over {n_seeds} seed(s); grid "
+                f"{', '.join(self.grid) or 'none'}; dose axis {self.dose_axis}{failed}")
+
+    def _html_table(self) -> pd.DataFrame:
+        cells = self.tables["cells"]
+        if cells.empty:
+            keep = [c for c in (*self.grid, "seed", "final_length_drift_chars",
+                                "final_gold_change") if c in self.table.columns]
+            return self.table[keep]
+        shown = cells[cells["metric"].isin(("drift", "gold_change", "label_prefers_longer",
+                                            "label_accuracy"))]
+        wide = shown.assign(value=[f"{_fmt(r.estimate)} {_ci(r)}".strip()
+                                   for r in shown.itertuples()])
+        table = wide.pivot(index=["cell", "n_seeds"], columns="metric", values="value")
+        order = [m for m in ("drift", "gold_change", "label_prefers_longer", "label_accuracy")
+                 if m in table.columns]
+        cell_order = list(dict.fromkeys(shown["cell"]))
+        table = table[order].reset_index().set_index("cell").loc[cell_order].reset_index()
+        return table.rename(columns={m: f"{m} [95% CI]" for m in order}).rename_axis(
+            columns=None)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise ValueError(f"{path} is not readable JSON ({err}); rebuild the sweep's files with "
+                         f"`judgebench sweep --summary-only --out {path.parent}`.") from None
+    return data if isinstance(data, dict) else None
+
+
+__all__ = ["AuditResult", "CalibrationResult", "CHANGES", "MANIFEST", "RESULT_FORMAT",
+           "RunResult", "SweepResult", "propagation_rows", "study_tables"]

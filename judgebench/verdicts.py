@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from judgebench.io import atomic_path
 
 PAIR_REQUIRED = ("pair_id", "prompt", "response_1", "response_2")
 PAIR_OPTIONAL = ("label", "model_1", "model_2", "source")
@@ -411,9 +411,7 @@ def save_table(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Pa
     """
     path = Path(path)
     fmt = table_format(path, fmt)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_temp_beside(path)
-    try:
+    with atomic_path(path) as tmp:
         out = df.copy()
         if "raw" in out.columns:
             # raw holds strings, dicts or lists; store one JSON-able string per cell.
@@ -424,28 +422,7 @@ def save_table(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Pa
             out.to_csv(tmp, index=False)
         else:
             out.to_json(tmp, orient="records", lines=True, force_ascii=False)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
-
-
-def _new_temp_beside(path: Path) -> Path:
-    """A new empty file in ``path``'s folder, so os.replace is atomic (same filesystem).
-
-    Not tempfile.mkstemp: it creates mode 0600 whatever the umask, and the rename would carry
-    that mode to the output.
-    """
-    for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-        os.close(fd)
-        return tmp
-    raise FileExistsError(f"Could not create a temporary file beside {str(path)!r}.")
 
 
 def _raw_to_text(value: object) -> str | None:

@@ -212,15 +212,95 @@ def test_help_describes_the_product(capsys):
     assert "judgebench quickstart" in text and "--verbose" in text
 
 
-@pytest.mark.parametrize("command", ["judge", "audit", "calibrate", "report"])
-def test_every_option_has_help_and_examples(command, capsys):
+def _subcommands() -> dict[str, argparse.ArgumentParser]:
     from judgebench.cli import build_parser
 
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    parser = sub.choices[command]
-    bare = [a.option_strings or a.dest for a in parser._actions if not a.help]
-    assert not bare, f"{command}: options without help: {bare}"
-    assert f"examples:\n  judgebench {command}" in _help(capsys, command)
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {"": parser, **sub.choices}
+
+
+def test_every_option_of_every_command_has_help(capsys):
+    commands = _subcommands()
+    assert {"import", "judge", "audit", "calibrate", "winrate", "validate", "train", "sweep",
+            "forecast", "report", "serve-reward", "quickstart"} <= set(commands)
+    for name, parser in commands.items():
+        bare = [a.option_strings or a.dest for a in parser._actions
+                if not isinstance(a, argparse._HelpAction) and not (a.help or "").strip()]
+        assert not bare, f"judgebench {name}: options without help: {bare}"
+
+
+@pytest.mark.parametrize("command", ["import", "judge", "audit", "calibrate", "winrate",
+                                     "validate", "train", "sweep", "forecast", "report",
+                                     "serve-reward", "quickstart"])
+def test_every_command_has_examples(command, capsys):
+    assert f"judgebench {command}" in (_subcommands()[command].epilog or "")
+    text = _help(capsys, command)
+    assert f"examples:\n  judgebench {command}" in text
+    # The examples are printed as written: a wrapped command would not paste.
+    examples = text.split("examples:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert examples and all(line.startswith("  judgebench ") or line.startswith("  #")
+                            for line in examples), examples
+
+
+def test_loop_commands_explain_their_log_and_verbose(capsys):
+    for command in ("train", "sweep", "quickstart"):
+        text = " ".join(_help(capsys, command).split())
+        assert "--verbose" in text and "train.log" in text, command
+    text = " ".join(_help(capsys, "import").split())
+    assert all(fmt in text for fmt in ("llmbar", "alpacaeval", "mtbench", "pandalm", "generic",
+                                       "trl"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 17: the loop commands are quiet; the libraries' output goes to the run's train.log
+
+
+#: A smaller tiny run (one iteration, fewer prompts): the plumbing is what is tested here.
+_SMALL_RUN = ["run.n_iterations=1", "tasks.n_train_prompts=4", "tasks.n_eval_prompts=4"]
+
+
+def _loss_lines(log: str) -> list[dict]:
+    """The Trainer logs in a train.log: 'DPOTrainer step k/n: {json}' lines."""
+    return [json.loads(line.split(": ", 1)[1].split(": ", 1)[1]) for line in log.splitlines()
+            if "DPOTrainer step " in line]
+
+
+def test_train_is_quiet_and_its_log_has_the_losses(tmp_path, capfd):
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "tiny.toml"
+    run = tmp_path / "quiet"
+    # [run] progress on: judgebench's own bars stay, the libraries' output does not.
+    assert main(["train", str(config), "--out", str(run), "--set", *_SMALL_RUN,
+                 "run.progress=true"]) == 0
+    out, err = capfd.readouterr()
+    # Before issue 17 this printed the loss dict of every step, TRL's three dataset bars and
+    # transformers' weight-loading bars (11.5 KB for configs/tiny.toml as it is).
+    assert len(out) + len(err) < 3_000, (out + err)[-2000:]
+    for noise in ("'loss'", "grad_norm", "Tokenizing", "Loading weights", "FutureWarning"):
+        assert noise not in out + err, noise
+    assert out.strip().splitlines()[-1].endswith(f"training log: {run / 'train.log'}")
+    log = (run / "train.log").read_text()
+    stats = json.loads((run / "iter-000" / "train_stats.json").read_text())
+    lines = _loss_lines(log)
+    losses = [x["loss"] for x in lines if "loss" in x]
+    # Every step's loss, at full precision, and the trainer's summary line.
+    assert len(losses) == stats["train_steps"] and "train_loss" in lines[-1]
+    assert losses[0] == stats["train_loss_first"] and losses[-1] == stats["train_loss_last"]
+    assert "iteration 0: dpo update" in log and "FutureWarning" in log  # the known harmless one
+
+    loud = tmp_path / "verbose"
+    assert main(["train", str(config), "--out", str(loud), "--set", *_SMALL_RUN,
+                 "--verbose"]) == 0
+    out, err = capfd.readouterr()
+    assert out.count("{'loss': ") == stats["train_steps"]
+    assert len(_loss_lines((loud / "train.log").read_text())) == len(lines)  # logged as well
+    # The numbers do not depend on what is shown.
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    loud_rows = [json.loads(x) for x in (loud / "metrics.jsonl").read_text().splitlines()]
+    assert [{k: v for k, v in r.items() if not k.startswith("time_")} for r in rows] == \
+        [{k: v for k, v in r.items() if not k.startswith("time_")} for r in loud_rows]
 
 
 @pytest.mark.parametrize("command", ["judge", "audit"])

@@ -49,6 +49,12 @@ def test_quickstart_writes_a_report_and_resumes(tmp_path, capsys):
     assert lo < 1.0 < hi
     rows = (out / "runs" / "study-cell" / "metrics.jsonl").read_text().splitlines()
     assert len(rows) == 2  # iteration 0 and 1
+    # The libraries' output is kept, off the terminal: the live cell's losses in its own log.
+    assert "'loss'" not in captured.out
+    cell_log = (out / "runs" / "study-cell" / "train.log").read_text()
+    assert "DPOTrainer step 1/" in cell_log and '"loss": ' in cell_log
+    rest = out / "quickstart.log"  # written only when the audits' libraries said something
+    assert not rest.exists() or "DPOTrainer step" not in rest.read_text()
     timings = json.loads((out / "timings.json").read_text())
     # A second call finds every step done and only redraws the report.
     assert main(["quickstart", "--out", str(out), "--quick", "--study", str(study)]) == 0

@@ -1,6 +1,9 @@
-"""Bias audits: position, verbosity, self-preference, counterfactual probes, agreement."""
+"""Bias audits: position, verbosity, self-preference, counterfactual probes, agreement.
 
-from judgebench.audit.stats import Estimate, bootstrap_ci
+The bootstrap every audit reports through is the package's one uncertainty layer,
+:mod:`judgebench.stats` (``Estimate``, ``bootstrap_ci``).
+"""
+
 from judgebench.audit.suite import run_audit
 
-__all__ = ["Estimate", "bootstrap_ci", "run_audit"]
+__all__ = ["run_audit"]

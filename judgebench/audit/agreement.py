@@ -32,14 +32,14 @@ import numpy as np
 import pandas as pd
 
 from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, response1_wins
-from judgebench.audit.stats import (
+from judgebench.probability import gold_p1
+from judgebench.stats import (
     Estimate,
     bootstrap_ci,
     per_pair,
     shared_clusters,
     weighted_ratio,
 )
-from judgebench.verdicts import SchemaError
 
 #: Class codes: response_1 wins, response_2 wins, tie.
 R1, R2, TIE = 0, 1, 2
@@ -47,25 +47,6 @@ AGREEMENT_MEASURES = ("accuracy_12", "accuracy_21", "accuracy", "s1_agreement", 
                       "kappa", "kappa_s2")
 #: Published scoring rules, reported as agreement.protocols.<name>.
 PROTOCOL_MEASURES = ("pair_score", "both_orders_correct", "mtbench_s1", "mtbench_s2")
-
-
-def gold_p1(labels: pd.Series | np.ndarray) -> np.ndarray:
-    """P(response_1 is better) from labels 1, 2, 0.5 (tie) or a probability; NaN stays NaN.
-
-    The vectorised form of :func:`judgebench.verdicts.label_to_p1`.
-
-    >>> gold_p1(np.array([1, 2, 0.5, 0.8, np.nan])).tolist()
-    [1.0, 0.0, 0.5, 0.8, nan]
-    """
-    raw = pd.Series(np.asarray(labels, dtype=object))
-    x = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-    bad = (np.isnan(x) & raw.notna().to_numpy()) | (
-        np.isfinite(x) & ~(((x >= 0) & (x <= 1)) | (x == 2)))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise SchemaError(f"label must be 1, 2, 0.5 (tie) or a probability in [0, 1]; entry {i} "
-                          f"is {raw.iloc[i]!r}. Fix or drop that label.")
-    return np.where(x == 2, 0.0, x)
 
 
 def label_class(p1: np.ndarray) -> np.ndarray:

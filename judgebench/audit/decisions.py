@@ -5,7 +5,7 @@ in docs/design/audit-definitions.md says why each null is the one):
 
 * **bootstrap tests** (the default): a two-sided Wald test with the bootstrap standard error,
   p = 2·Φ(−|estimate − null| / SE), SE = the standard deviation of the bootstrap replicates
-  (:attr:`~judgebench.audit.stats.Estimate.se`), so a clustered bootstrap gives clustered
+  (:attr:`~judgebench.stats.Estimate.se`), so a clustered bootstrap gives clustered
   p-values. An SE of 0 (every resample equal) gives p = 0 unless the estimate is the null.
 * **exact tests**: McNemar's test for position (:func:`mcnemar_position`), an exact binomial
   test on the discordant pairs.
@@ -36,7 +36,7 @@ import pandas as pd
 from scipy.stats import binomtest, norm
 
 from judgebench.audit.position import TABLE_COLUMNS, pair_outcomes
-from judgebench.audit.stats import per_pair
+from judgebench.stats import per_pair
 
 #: Family-wise settings: false discovery rate and the power the MDE is quoted at.
 ALPHA = 0.05

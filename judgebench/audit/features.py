@@ -1,7 +1,7 @@
 """Feature biases: does the judge reward a surface feature (tics, tone, self-praise, format)?
 
 Two estimates per feature f (a detector of ``judgebench.judges.features``), both in logits per
-unit of f, each with a 95% bootstrap interval (``audit/stats.py``):
+unit of f, each with a 95% bootstrap interval (``judgebench/stats.py``):
 
 * **effect_logit** (counterfactual). For a seeded sample of pairs, one response r is edited
   twice: ``add(r, d)`` adds d units of the feature (d tics, d tone phrases; a format feature
@@ -24,7 +24,8 @@ unit of f, each with a 95% bootstrap interval (``audit/stats.py``):
   ``gold_prefer_feature``, the gold's share on the same pairs. Pairs that share a prompt are
   resampled together.
 
-Probabilities are clipped to [1e-6, 1 − 1e-6] before a logit (a hard 0/1 verdict is ±13.8).
+Probabilities are clipped to [1e-6, 1 − 1e-6] before a logit (a hard 0/1 verdict is ±13.8;
+:data:`~judgebench.probability.PROB_EPS`).
 A feature that never fires on the audited pairs is skipped with that reason, never reported as
 a zero effect. Definitions and sources: ``docs/design/audit-definitions.md``.
 """
@@ -36,10 +37,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import logit
 
 from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, swap_averaged_win
-from judgebench.audit.stats import (
+from judgebench.audit.verbosity import padding_win_counts, pair_lengths, quality_covariate
+from judgebench.judges.features import Feature, as_feature, detect
+from judgebench.probability import safe_logit, swap_average
+from judgebench.stats import (
     Estimate,
     bootstrap_ci,
     per_pair,
@@ -47,14 +50,11 @@ from judgebench.audit.stats import (
     weighted_mean,
     weighted_ratio,
 )
-from judgebench.audit.verbosity import padding_win_counts, pair_lengths, quality_covariate
-from judgebench.judges.features import Feature, as_feature, detect
 
 #: Features audited by default (built-ins that need no parameters).
 DEFAULT_FEATURES = ("lexical", "tone", "self_praise", "format")
 #: Doses added by the counterfactual probes (a feature whose edit ignores the dose gets 1).
 FEATURE_DOSES = (1, 2, 3)
-_CLIP = 1e-6
 _PAIR_COLS = ["prompt", "response_1", "response_2", "len_1", "len_2", "label", "quality_1",
               "quality_2"]
 
@@ -85,11 +85,8 @@ def logit_margin(p_12: np.ndarray, p_21: np.ndarray) -> np.ndarray:
     >>> logit_margin(np.array([0.5, np.nan]), np.array([0.5, 0.5])).tolist()
     [0.0, 0.0]
     """
-    a = logit(np.clip(np.asarray(p_12, float), _CLIP, 1 - _CLIP))
-    b = -logit(np.clip(np.asarray(p_21, float), _CLIP, 1 - _CLIP))
-    n_valid = np.isfinite(a).astype(float) + np.isfinite(b)
-    with np.errstate(invalid="ignore"):
-        return (np.nan_to_num(a) + np.nan_to_num(b)) / np.where(n_valid > 0, n_valid, np.nan)
+    # In response_1 terms: order 21 shows response_1 second, so its logit flips sign.
+    return swap_average(safe_logit(p_12), -safe_logit(p_21))
 
 
 def _slope_through_origin(w: np.ndarray, m: np.ndarray, df: np.ndarray) -> np.ndarray:

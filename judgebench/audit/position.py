@@ -13,8 +13,9 @@ Definitions (docs/design/audit-definitions.md):
 * **same position preferred** (Lee et al. 2023): share of pairs where the same *slot* wins in
   both orders (first twice or second twice).
 * **offset_logit**: mean over pairs of (logit P(first|12) + logit P(first|21)) / 2, with P
-  clipped to [eps, 1 - eps]. The quality term flips sign between the orders and cancels, so
-  for a judge with P(first) = sigmoid(T * (quality + b + noise)) it estimates T * b.
+  clipped to [eps, 1 - eps] (eps = :data:`~judgebench.probability.OFFSET_EPS`, 1e-4). The
+  quality term flips sign between the orders and cancels, so for a judge with
+  P(first) = sigmoid(T * (quality + b + noise)) it estimates T * b.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.special import logit
 
-from judgebench.audit.stats import (
+from judgebench.probability import OFFSET_EPS, safe_logit, swap_average
+from judgebench.stats import (
     Estimate,
     bootstrap_ci,
     per_pair,
@@ -35,8 +36,6 @@ from judgebench.audit.stats import (
     weighted_ratio,
 )
 
-#: Clip for logits of hard (0/1) probabilities: logit(1 - 1e-4) = 9.21.
-OFFSET_EPS = 1e-4
 #: Offsets are resampled on a grid of sd/OFFSET_GRID (estimate and CI shift stay exact).
 OFFSET_GRID = 100
 TABLE_COLUMNS = ["judge", "measure", "estimate", "ci_low", "ci_high", "n", "note",
@@ -69,25 +68,7 @@ def swap_averaged_win(p_12: np.ndarray, p_21: np.ndarray) -> np.ndarray:
     >>> swap_averaged_win(np.array([0.9, 0.9, np.nan]), np.array([0.2, 0.7, 0.4])).tolist()
     [1.0, 0.5, 1.0]
     """
-    r12, r21 = response1_wins(p_12, p_21)
-    n_valid = np.isfinite(r12).astype(float) + np.isfinite(r21)
-    with np.errstate(invalid="ignore"):
-        return (np.nan_to_num(r12) + np.nan_to_num(r21)) / np.where(n_valid > 0, n_valid, np.nan)
-
-
-def swap_averaged_p1(p_12: np.ndarray, p_21: np.ndarray) -> np.ndarray:
-    """Per pair, P(response_1 wins) averaged over the valid orders; NaN if neither is valid.
-
-    ``p_12``/``p_21`` are P(first shown wins) in orders 12 and 21, so P(response_1) is p_12 and
-    1 - p_21. This is the soft preference that AlpacaEval's length-controlled GLM models.
-
-    >>> swap_averaged_p1(np.array([0.9, 0.9, np.nan]), np.array([0.3, 0.7, 0.4])).round(2).tolist()
-    [0.8, 0.6, 0.6]
-    """
-    a, b = np.asarray(p_12, dtype=float), 1.0 - np.asarray(p_21, dtype=float)
-    n_valid = np.isfinite(a).astype(float) + np.isfinite(b)
-    with np.errstate(invalid="ignore"):
-        return (np.nan_to_num(a) + np.nan_to_num(b)) / np.where(n_valid > 0, n_valid, np.nan)
+    return swap_average(*response1_wins(p_12, p_21))
 
 
 def pair_outcomes(p_12: np.ndarray, p_21: np.ndarray) -> dict[str, np.ndarray]:
@@ -108,10 +89,12 @@ def pair_outcomes(p_12: np.ndarray, p_21: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def offset_logits(p_12: np.ndarray, p_21: np.ndarray, eps: float = OFFSET_EPS) -> np.ndarray:
-    """Per-pair position offset (logit P(first|12) + logit P(first|21)) / 2, clipped at eps."""
-    a = np.clip(np.asarray(p_12, dtype=float), eps, 1 - eps)
-    b = np.clip(np.asarray(p_21, dtype=float), eps, 1 - eps)
-    return (logit(a) + logit(b)) / 2.0
+    """Per-pair position offset (logit P(first|12) + logit P(first|21)) / 2, clipped at eps.
+
+    >>> offset_logits(np.array([0.5, 1.0]), np.array([0.5, 1.0])).round(2).tolist()
+    [0.0, 9.21]
+    """
+    return (safe_logit(p_12, eps) + safe_logit(p_21, eps)) / 2.0
 
 
 def _mean_on_grid(x: np.ndarray, n_boot: int, seed: int,

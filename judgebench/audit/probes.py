@@ -39,7 +39,7 @@ import pandas as pd
 
 from judgebench.audit.perturb import EDITS, NOISE_EDITS, SLOT_DEPENDENT
 from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, swap_averaged_win, winner
-from judgebench.audit.stats import Estimate, bootstrap_ci, per_pair, weighted_ratio
+from judgebench.stats import Estimate, bootstrap_ci, per_pair, weighted_ratio
 from judgebench.verdicts import validate_pairs
 
 PROBE_MEASURES = ("robustness", "edited_win_rate")

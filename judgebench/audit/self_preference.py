@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from judgebench.audit.agreement import gold_p1
 from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, swap_averaged_win
-from judgebench.audit.stats import Estimate, bootstrap_ci, per_pair, weighted_mean
+from judgebench.probability import gold_p1
+from judgebench.stats import Estimate, bootstrap_ci, per_pair, weighted_mean
 
 SELF_MEASURES = ("delta", "judge_win_rate", "reference_win_rate")
 
@@ -38,7 +38,7 @@ def self_preference(
     """Judge's win rate for its own model's responses minus the reference's, with CIs.
 
     ``reference_p1`` is the reference P(response_1 wins) per pair: gold labels through
-    :func:`~judgebench.audit.agreement.gold_p1`, or another judge's swap-averaged win.
+    :func:`~judgebench.probability.gold_p1`, or another judge's swap-averaged win.
 
     >>> sp = self_preference(np.array([0.9, 0.8]), np.array([0.3, 0.1]), np.array(["me", "x"]),
     ...                      np.array(["y", "me"]), "me", np.array([0.0, 0.0]), seed=0, n_boot=0)

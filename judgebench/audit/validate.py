@@ -15,14 +15,14 @@ through planted biases of known size and runs the audit's estimators on each cop
 The recovered bias is the estimator on the planted copy minus the estimator on the unplanted
 replay, over the same pairs: the judge's own biases cancel, and so does its noise, because the
 replay makes the planted term the only difference. The 95% interval resamples pairs (whole
-prompts when pairs share one) jointly in both copies (``audit/stats.py``). ``covers`` says
+prompts when pairs share one) jointly in both copies (``judgebench/stats.py``). ``covers`` says
 whether the interval contains the planted dose (within ``TOLERANCE``, for floating-point
 error). Each bias is also planted beside the largest dose of the other, so an estimator that
 picks up the wrong bias shows it.
 
-A judge whose probabilities saturate (P within 1e-4 of 0 or 1: ``position.OFFSET_EPS``) or that
-gives hard 0/1 verdicts hides part of a planted logit from the audit: recovery then falls short
-and ``covers`` is False. That is the point of validating on your own judge.
+A judge whose probabilities saturate (P within 1e-4 of 0 or 1: ``probability.OFFSET_EPS``) or
+that gives hard 0/1 verdicts hides part of a planted logit from the audit: recovery then falls
+short and ``covers`` is False. That is the point of validating on your own judge.
 """
 
 from __future__ import annotations
@@ -33,14 +33,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
+from scipy.special import expit
 
 from judgebench.audit.features import _wls_coef, logit_margin
 from judgebench.audit.position import offset_logits
-from judgebench.audit.stats import Estimate, bootstrap_ci, shared_clusters, weighted_mean
 from judgebench.audit.verbosity import quality_covariate
 from judgebench.judges.base import Judge, JudgeOutput, OrderedBatch
 from judgebench.judges.biased import BiasedJudge
+from judgebench.probability import safe_logit
+from judgebench.stats import Estimate, bootstrap_ci, shared_clusters, weighted_mean
 
 #: Planted position offsets (logits for the answer shown first).
 POSITION_DOSES = (0.0, 0.5, 1.0)
@@ -48,7 +49,6 @@ POSITION_DOSES = (0.0, 0.5, 1.0)
 VERBOSITY_DOSES = (0.0, 1.0)
 #: Slack on ``covers`` for floating-point error (an exact recovery has a zero-width interval).
 TOLERANCE = 1e-6
-_CLIP = 1e-6  # as judges/biased.py: P clipped before a logit
 ESTIMATORS = {"position": "position.offset_logit",
               "verbosity": "slope of the logit margin on log(len_1/len_2)"}
 _COLUMNS = ["bias", "planted", "other_bias", "other_planted", "measure", "estimate", "ci_low",
@@ -109,7 +109,7 @@ class _PositionOffset(Judge):
 
     def _judge_batch(self, batch: OrderedBatch) -> JudgeOutput:
         out = self.inner._judge_batch(batch)
-        z = logit(np.clip(out.p_first, _CLIP, 1 - _CLIP)) + self.offset
+        z = safe_logit(out.p_first) + self.offset
         return JudgeOutput(p_first=np.where(np.isfinite(out.p_first), expit(z), np.nan),
                            raw=out.raw, error=out.error)
 

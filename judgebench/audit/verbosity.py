@@ -23,14 +23,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from judgebench.audit.agreement import gold_p1
-from judgebench.audit.position import (
-    TABLE_COLUMNS,
-    estimate_rows,
-    response1_wins,
-    swap_averaged_p1,
-)
-from judgebench.audit.stats import (
+from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, response1_wins
+from judgebench.probability import gold_p1, swap_average
+from judgebench.stats import (
     Estimate,
     bootstrap_ci,
     per_pair,
@@ -134,7 +129,8 @@ def length_slope(
     Positive phi: the judge favours the longer response (AlpacaEval-LC's length term).
     """
     _check_same_length(p_12=p_12, p_21=p_21, len_1=len_1, len_2=len_2, covariate=covariate)
-    y = swap_averaged_p1(p_12, p_21)
+    # P(response_1 wins) in each order, averaged: the soft preference AlpacaEval's GLM models.
+    y = swap_average(p_12, 1.0 - np.asarray(p_21, dtype=float))
     dlen = np.asarray(len_1, dtype=float) - np.asarray(len_2, dtype=float)
     cols = [dlen] + ([] if covariate is None else [np.asarray(covariate, dtype=float)])
     keep = np.isfinite(y) & np.all([np.isfinite(c) for c in cols], axis=0)

@@ -2,7 +2,7 @@
 
 Raw win rate (AlpacaEval's ``win_rate``): 100 · mean over pairs of P(model's answer wins),
 ties 0.5, failed verdicts left out, both orders averaged within a pair; its 95% interval is the
-pair bootstrap of :mod:`judgebench.audit.stats`.
+pair bootstrap of :mod:`judgebench.stats`.
 
 Length-controlled win rate (Dubois et al. 2024, "Length-Controlled AlpacaEval"), fitted per
 (judge, model) on that model's verdicts against the baseline::
@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from judgebench.audit.stats import bootstrap_ci, weighted_mean
+from judgebench.probability import CV_LOSS_EPS
+from judgebench.stats import bootstrap_ci, weighted_mean
 
 #: AlpacaEval's grid of inverse penalties (LogisticRegressionCV's default Cs=10).
 C_GRID = np.logspace(-4, 4, 10)
@@ -127,7 +128,7 @@ def fit_lc_glm(x: np.ndarray, y: np.ndarray, groups: np.ndarray,
     for j, c in enumerate(C_GRID):
         for train, test in folds:
             beta = fit_l1_logistic(x[train], y[train], c, w[train], seed_draw=j)
-            p = np.clip(_sigmoid(x[test] @ beta), 1e-15, 1 - 1e-15)
+            p = np.clip(_sigmoid(x[test] @ beta), CV_LOSS_EPS, 1 - CV_LOSS_EPS)
             ce = -(y[test] * np.log(p) + (1 - y[test]) * np.log(1 - p))
             scores[j] += float(np.mean(w[test] * ce))
     best = float(C_GRID[int(np.argmin(scores))])

@@ -23,6 +23,7 @@ import pandas as pd
 
 from judgebench.calibration.base import make_step, prepare
 from judgebench.calibration.pipeline import Pipeline
+from judgebench.io import to_jsonable
 from judgebench.verdicts import load_table, save_table
 
 #: The calibrated table's file name in ``out_dir``.
@@ -69,8 +70,6 @@ def fit_and_apply(
             "n_failed_out": int(out["failed"].sum()),
             "params": {s.name: s.fitted_params() for s in pipe.steps_}}
     if out_dir is not None:
-        from judgebench.calibration.base import to_jsonable
-
         target = Path(out_dir)
         target.mkdir(parents=True, exist_ok=True)
         save_table(out, target / CALIBRATED_FILE)

@@ -22,13 +22,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
+from scipy.special import expit
 
-from judgebench.verdicts import label_to_p1, validate_verdicts
-
-#: Probabilities are clipped to [EPS, 1 - EPS] before a logit, so a hard 0/1 verdict has a
-#: finite margin (|z| = 13.8) instead of an infinite one.
-EPS = 1e-6
+from judgebench.io import to_jsonable
+from judgebench.probability import gold_p1
+from judgebench.verdicts import validate_verdicts
 
 #: The fewest labelled pairs a step that learns from gold may be fitted on.
 MIN_LABELLED_PAIRS = 20
@@ -90,21 +88,6 @@ def make_step(spec: str, **params: Any) -> Step:
     return cls(**params)
 
 
-def to_jsonable(value: Any) -> Any:
-    """Numpy scalars/arrays and nested containers -> plain JSON types (NaN -> None)."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value) if np.isfinite(value) else None
-    return value
-
-
 class Step:
     """Base class of calibration steps: sklearn-style ``fit``/``transform`` on verdict tables."""
 
@@ -114,11 +97,49 @@ class Step:
     needs_both_orders: ClassVar[bool] = False
 
     # -- the sklearn contract -----------------------------------------------------------------
+    # get_params/set_params follow scikit-learn's BaseEstimator, so sklearn.base.clone(step)
+    # gives an unfitted copy. Not inherited from it: BaseEstimator sorts the parameters (the
+    # saved pipeline.json lists them in signature order), swaps in its own repr and adds
+    # metadata-routing methods (set_fit_request) that a verdict-table step has no use for.
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments (what ``__init__`` stored)."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor arguments (what ``__init__`` stored), in signature order.
+
+        With ``deep``, a parameter that is itself an estimator adds its own parameters as
+        ``NAME__PARAM`` (scikit-learn's convention; no built-in step has one).
+
+        >>> make_step("temperature").get_params()
+        {'clip': 1e-06}
+        """
         sig = inspect.signature(type(self).__init__)
-        return {k: getattr(self, k) for k in sig.parameters if k != "self"}
+        out = {k: getattr(self, k) for k in sig.parameters if k != "self"}
+        if deep:
+            for key, value in list(out.items()):
+                if hasattr(value, "get_params") and not isinstance(value, type):
+                    out.update({f"{key}__{k}": v for k, v in value.get_params(deep=True).items()})
+        return out
+
+    def set_params(self, **params: Any) -> Step:
+        """Set constructor arguments (``NAME__PARAM`` reaches into an estimator); returns self.
+
+        >>> make_step("temperature").set_params(clip=1e-3)
+        TemperatureScaling(clip=0.001)
+        """
+        valid = self.get_params(deep=False)
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            name, sep, sub = key.partition("__")
+            if name not in valid:
+                raise ValueError(f"Invalid parameter {name!r} for {type(self).__name__}; "
+                                 f"valid parameters: {sorted(valid)}.")
+            if sep:
+                nested.setdefault(name, {})[sub] = value
+            else:
+                setattr(self, name, value)
+                valid[name] = value
+        for name, sub_params in nested.items():
+            valid[name].set_params(**sub_params)
+        return self
 
     def fit(self, verdicts: pd.DataFrame) -> Step:
         """Learn the step's parameters from ``verdicts``; returns self."""
@@ -153,7 +174,7 @@ class Step:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"step": name, "params": constructor args, "fitted": fitted attributes}``."""
-        return {"step": self.name, "params": to_jsonable(self.get_params()),
+        return {"step": self.name, "params": to_jsonable(self.get_params(deep=False)),
                 "fitted": self.fitted_params()}
 
     @classmethod
@@ -173,7 +194,7 @@ class Step:
             setattr(self, key, value)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
         return f"{type(self).__name__}({args})"
 
 
@@ -188,16 +209,15 @@ def prepare(verdicts: pd.DataFrame) -> pd.DataFrame:
     return validate_verdicts(verdicts).reset_index(drop=True)
 
 
-def gold_p1(verdicts: pd.DataFrame) -> np.ndarray:
-    """P(response_1 better) from the gold label per row (NaN where unlabelled or no column)."""
+def row_gold(verdicts: pd.DataFrame) -> np.ndarray:
+    """P(response_1 better) from the gold label per row (NaN where unlabelled or no column).
+
+    >>> row_gold(pd.DataFrame({"label": [1, 2, np.nan]})).tolist()
+    [1.0, 0.0, nan]
+    """
     if "label" not in verdicts.columns:
         return np.full(len(verdicts), np.nan)
-    return np.array([label_to_p1(v) for v in verdicts["label"].to_numpy(dtype=float)])
-
-
-def safe_logit(p: np.ndarray, eps: float = EPS) -> np.ndarray:
-    """logit(p) with p clipped to [eps, 1 - eps]; NaN stays NaN."""
-    return logit(np.clip(np.asarray(p, dtype=float), eps, 1.0 - eps))
+    return gold_p1(verdicts["label"].to_numpy(dtype=float))
 
 
 def with_p1(verdicts: pd.DataFrame, p1: np.ndarray) -> pd.DataFrame:
@@ -244,7 +264,7 @@ def labelled_rows(verdicts: pd.DataFrame, step: str, judge: str) -> pd.DataFrame
             f"p_1 is NaN on every row of {where} (all {len(verdicts)} judgments failed); "
             f"the {step!r} step has nothing to fit. Rerun the judge or drop it from the table."
         )
-    y = gold_p1(verdicts)
+    y = row_gold(verdicts)
     rows = verdicts[np.isfinite(p) & np.isfinite(y)]
     n_pairs = rows["pair_id"].nunique()
     if n_pairs < MIN_LABELLED_PAIRS:
@@ -253,7 +273,7 @@ def labelled_rows(verdicts: pd.DataFrame, step: str, judge: str) -> pd.DataFrame
             f"judgment for {where}; 'label' gives {n_pairs}. Label more pairs or raise "
             "fit_frac so that more of them land in the fit split."
         )
-    decisive = gold_p1(rows)
+    decisive = row_gold(rows)
     decisive = decisive[decisive != 0.5]
     if not ((decisive > 0.5).any() and (decisive < 0.5).any()):
         which = "ties only" if decisive.size == 0 else (

@@ -33,14 +33,14 @@ from scipy.optimize import minimize
 from judgebench.calibration.base import (
     MIN_LABELLED_PAIRS,
     Step,
-    gold_p1,
     prepare,
     register,
-    safe_logit,
+    row_gold,
     sigmoid,
 )
 from judgebench.judges.ensemble import majority as majority_vote
 from judgebench.judges.ensemble import mean_logit, mean_probability
+from judgebench.probability import PROB_EPS, safe_logit
 from judgebench.verdicts import ORDERS
 
 #: Per-judge columns that mean nothing for an ensemble row.
@@ -108,7 +108,7 @@ def fit_dawid_skene(votes: np.ndarray, max_iter: int = 200, tol: float = 1e-7,
     prior, sens, spec = 0.5, np.full(v.shape[1], 0.7), np.full(v.shape[1], 0.7)
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is returned)
-        prior = float(np.clip(t.mean(), 1e-6, 1 - 1e-6))
+        prior = float(np.clip(t.mean(), PROB_EPS, 1 - PROB_EPS))
         sens = (t @ one + smoothing) / (t @ seen + 2 * smoothing)
         spec = ((1 - t) @ zero + smoothing) / ((1 - t) @ seen + 2 * smoothing)
         new_t = dawid_skene_posterior(v, prior, sens, spec)
@@ -170,7 +170,7 @@ class Ensemble(Step):
         self.members_ = members
         units, idx = self._units(items, p)
         y = np.full(len(units), np.nan)
-        y[idx] = gold_p1(items)  # a pair's label is the same in both orders
+        y[idx] = row_gold(items)  # a pair's label is the same in both orders
         self._fit_matrix(units, y)
         self.n_fit_items_ = int(np.isfinite(p).any(axis=1).sum())
         return self

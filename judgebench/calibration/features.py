@@ -41,7 +41,6 @@ from judgebench.calibration.base import (
     PerJudgeStep,
     register,
     register_parameterised,
-    safe_logit,
     sigmoid,
 )
 from judgebench.calibration.length import (
@@ -54,6 +53,7 @@ from judgebench.calibration.length import (
     length_feature,
 )
 from judgebench.judges.features import FEATURES, detect, make_feature
+from judgebench.probability import safe_logit
 
 
 def feature_control(p1: np.ndarray, dfeat: np.ndarray, phi: np.ndarray) -> np.ndarray:

@@ -48,22 +48,24 @@ from scipy import sparse
 from scipy.optimize import brentq, minimize
 
 from judgebench.calibration.base import (
-    EPS,
     MIN_LABELLED_PAIRS,
     PerJudgeStep,
-    gold_p1,
     register,
-    safe_logit,
+    row_gold,
     sigmoid,
 )
-
-#: Gold enters as logit(clip(y, GOLD_EPS, 1 - GOLD_EPS)): a scaled sign for hard labels, the
-#: full quality margin for soft ones (a hard label is a noisy proxy of quality, see module doc).
-GOLD_EPS = 0.01
+from judgebench.probability import GOLD_EPS, PROB_EPS, safe_logit
 
 
 def gold_covariate(y: np.ndarray) -> np.ndarray:
-    """The LC model's quality covariate from gold P(response_1 better); ties give 0."""
+    """The LC model's quality covariate from gold P(response_1 better); ties give 0.
+
+    logit(clip(y, GOLD_EPS, 1 - GOLD_EPS)): a scaled sign for hard labels, the full quality
+    margin for soft ones (a hard label is a noisy proxy of quality, see module doc).
+
+    >>> gold_covariate(np.array([1.0, 0.5])).round(2).tolist()
+    [4.6, 0.0]
+    """
     return safe_logit(y, GOLD_EPS)
 
 
@@ -83,7 +85,7 @@ def fit_penalised_logistic(x: sparse.csr_matrix, y: np.ndarray, penalised: np.nd
 
     ``y`` may be soft (a judge's probability); ``penalised`` is a boolean mask over columns.
     """
-    y = np.clip(np.asarray(y, float), EPS, 1 - EPS)
+    y = np.clip(np.asarray(y, float), PROB_EPS, 1 - PROB_EPS)
     pen = np.asarray(penalised, float) * l2
 
     def loss(beta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -203,7 +205,7 @@ def gold_rows(ok: pd.DataFrame, use_gold: bool) -> tuple[pd.DataFrame, np.ndarra
     unlabelled pair has no gold covariate, and giving it 0 would call it a tie, so a covariate's
     term would absorb the quality correlation on those pairs.
     """
-    y_gold = gold_p1(ok)
+    y_gold = row_gold(ok)
     labelled = np.isfinite(y_gold)
     used_gold = bool(use_gold and ok.loc[labelled, "pair_id"].nunique() >= MIN_LABELLED_PAIRS)
     if used_gold and not labelled.all():
@@ -242,7 +244,7 @@ def lc_design(ok: pd.DataFrame, covariates: dict[str, np.ndarray], used_gold: bo
         blocks.append(np.asarray(column, float))
     if used_gold:
         names.append("gold")
-        blocks.append(gold_covariate(gold_p1(ok)))
+        blocks.append(gold_covariate(row_gold(ok)))
     x = sparse.csr_matrix(np.column_stack(blocks))
     penalised = [False] * len(names)
     models: list[str] = []
@@ -337,7 +339,7 @@ class LengthControl(PerJudgeStep):
         """
         self.check_fitted()
         out = np.full(len(verdicts), np.nan)
-        y = gold_p1(verdicts)
+        y = row_gold(verdicts)
         for k, (judge, row) in enumerate(zip(verdicts["judge"].astype(str),
                                              verdicts.itertuples(index=False))):
             params = self.params_.get(judge)

@@ -11,7 +11,7 @@ metric and counted separately. ECE is top-label (Guo et al. 2017, eq. 3): confid
 max(p, 1 - p); for two classes it never falls below 0.5, so the bins span [0.5, 1].
 
 The table wrappers resample pairs (both orders and every judge of a pair move together) through
-:func:`judgebench.audit.stats.bootstrap_ci`; each statistic is a closed form in the resampling
+:func:`judgebench.stats.bootstrap_ci`; each statistic is a closed form in the resampling
 weights, so 1000 resamples cost a few matrix products.
 
 >>> accuracy(np.array([0.9, 0.2, 0.5]), np.array([1.0, 1.0, 0.5]))
@@ -23,10 +23,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from judgebench.audit.stats import Estimate, bootstrap_ci, weighted_ratio
+from judgebench.calibration.base import row_gold
+from judgebench.probability import PROB_EPS
+from judgebench.stats import Estimate, bootstrap_ci, weighted_ratio
 
-#: Probabilities are clipped to [NLL_EPS, 1 - NLL_EPS] in the log loss (as sklearn's log_loss).
-NLL_EPS = 1e-6
 N_BINS = 15
 
 
@@ -46,7 +46,7 @@ def confidence(p: np.ndarray) -> np.ndarray:
     return np.maximum(p, 1.0 - p)
 
 
-def row_nll(p: np.ndarray, y: np.ndarray, eps: float = NLL_EPS) -> np.ndarray:
+def row_nll(p: np.ndarray, y: np.ndarray, eps: float = PROB_EPS) -> np.ndarray:
     """Cross-entropy -[y log p + (1 - y) log(1 - p)] per row, p clipped to [eps, 1 - eps]."""
     p = np.clip(np.asarray(p, float), eps, 1.0 - eps)
     y = np.asarray(y, float)
@@ -76,7 +76,7 @@ def brier_score(p: np.ndarray, y: np.ndarray) -> float:
     return float(((p[ok] - y[ok]) ** 2).mean()) if ok.any() else float("nan")
 
 
-def log_loss(p: np.ndarray, y: np.ndarray, eps: float = NLL_EPS) -> float:
+def log_loss(p: np.ndarray, y: np.ndarray, eps: float = PROB_EPS) -> float:
     """Mean negative log-likelihood (cross-entropy with soft targets; gold ties kept)."""
     p, y = np.asarray(p, float), np.asarray(y, float)
     ok = _usable(p, y, decisive=False)
@@ -158,12 +158,10 @@ def _bin_extreme(idx, conf, n_bins, ufunc, init) -> np.ndarray:
 
 def _rows(verdicts: pd.DataFrame):
     """(p, y, pair index, pair ids) per row; failed rows have p = NaN."""
-    from judgebench.calibration.base import gold_p1
-
     p = verdicts["p_1"].to_numpy(dtype=float).copy()
     p[verdicts["failed"].to_numpy(bool)] = np.nan
     pair_codes, pair_ids = pd.factorize(verdicts["pair_id"].astype(str), sort=True)
-    return p, gold_p1(verdicts), pair_codes, len(pair_ids)
+    return p, row_gold(verdicts), pair_codes, len(pair_ids)
 
 
 def _per_pair(codes: np.ndarray, n_pairs: int, values: np.ndarray) -> np.ndarray:

@@ -24,21 +24,13 @@ import numpy as np
 import pandas as pd
 
 from judgebench.audit.position import position_bias
-from judgebench.audit.stats import Estimate, per_pair
 from judgebench.audit.verbosity import length_slope, pair_lengths, quality_covariate
-from judgebench.calibration.base import (
-    NotFittedError,
-    Step,
-    make_step,
-    prepare,
-    to_jsonable,
-)
-from judgebench.calibration.metrics import (
-    calibration_metrics,
-    reliability_table,
-)
+from judgebench.calibration.base import NotFittedError, Step, make_step, prepare
+from judgebench.calibration.metrics import calibration_metrics, reliability_table
+from judgebench.io import to_jsonable
 from judgebench.judges.base import Judge, JudgeOutput, OrderedBatch
 from judgebench.results import CalibrationResult
+from judgebench.stats import Estimate, per_pair
 from judgebench.verdicts import ORDERS, load_table
 
 PIPELINE_FORMAT = "judgebench.calibration.pipeline"
@@ -51,15 +43,98 @@ _PAIR_COLS = ["len_1", "len_2", "response_1", "response_2", "label", "quality_1"
 class Pipeline:
     """Calibration steps applied in order; ``fit`` fits each on the previous steps' output.
 
-    ``steps`` holds :class:`Step` objects or registered names (``"swap"``, ``"ensemble:majority"``).
+    ``steps`` is a list of ``(name, step)`` pairs, as in scikit-learn's Pipeline; a step is a
+    :class:`Step` or a registered name (``"swap"``, ``"ensemble:majority"``). A bare step or
+    name is named after the step's registered name, ``NAME#2`` for the second of a kind (the
+    stage keys of calibration.json). ``get_params``/``set_params`` follow scikit-learn
+    (``pipe.set_params(temperature__clip=1e-3)``), so ``sklearn.base.clone(pipe)`` gives an
+    unfitted copy. The names are not saved: :meth:`from_json` names steps the default way.
+
+    >>> pipe = Pipeline([("pos", "swap"), ("temp", make_step("temperature"))])
+    >>> list(pipe.named_steps), pipe.get_params()["temp__clip"]
+    (['pos', 'temp'], 1e-06)
+    >>> list(Pipeline(["temperature", "temperature"]).named_steps)
+    ['temperature', 'temperature#2']
     """
 
-    def __init__(self, steps: Sequence[Step | str]):
+    def __init__(self, steps: Sequence[Step | str | tuple[str, Step | str]]):
         self.steps = steps
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments."""
-        return {"steps": self.steps}
+    def _specs(self) -> list[tuple[str, Step | str]]:
+        """``(name, step or registered name)`` per step, in order; names checked."""
+        entries = []
+        for entry in self.steps:
+            if isinstance(entry, tuple | list):
+                if len(entry) != 2 or not isinstance(entry[0], str):
+                    raise ValueError(f"A pipeline step is a Step, a registered name or a "
+                                     f"(name, step) pair; got {entry!r}.")
+                entries.append((entry[0], entry[1]))
+            else:
+                entries.append((None, entry))
+        for _, spec in entries:
+            if not isinstance(spec, Step | str):
+                raise ValueError(f"A pipeline step is a Step, a registered name or a (name, "
+                                 f"step) pair; got {type(spec).__name__} {spec!r}.")
+        kinds = [spec.name if isinstance(spec, Step) else make_step(spec).name
+                 for _, spec in entries]
+        names = [given if given is not None else key
+                 for (given, _), key in zip(entries, _stage_keys(kinds))]
+        bad = sorted({n for n in names if names.count(n) > 1 or "__" in n or n == "steps"})
+        if bad:
+            raise ValueError(f"Pipeline step names must be unique, without '__' and not "
+                             f"'steps'; got {names}. Rename {bad}.")
+        return [(name, spec) for name, (_, spec) in zip(names, entries)]
+
+    # -- the sklearn contract -----------------------------------------------------------------
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """``{"steps": steps}``; with ``deep`` also each step by name and its ``NAME__PARAM``.
+
+        A step given by its registered name has no parameters to list (it is built at fit).
+        """
+        out: dict[str, Any] = {"steps": self.steps}
+        if deep:
+            for name, spec in self._specs():
+                out[name] = spec
+                if isinstance(spec, Step):
+                    out.update({f"{name}__{k}": v for k, v in spec.get_params(deep=True).items()})
+        return out
+
+    def set_params(self, **params: Any) -> Pipeline:
+        """Set ``steps``, replace a step by name, or set ``NAME__PARAM``; returns self.
+
+        Changing which steps there are drops the fitted state (fit again); a parameter set on
+        a fitted step object changes that object, as in scikit-learn.
+        """
+        if "steps" in params:
+            self.steps = params.pop("steps")
+            self.__dict__.pop("steps_", None)
+        specs = self._specs()
+        swap = {k: params.pop(k) for k in list(params) if k in dict(specs)}
+        if swap:
+            self.steps = [(name, swap.get(name, spec)) for name, spec in specs]
+            self.__dict__.pop("steps_", None)
+            specs = self._specs()  # checks the new steps now, not at the next fit
+        by_name = dict(specs)
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            name, _, sub = key.partition("__")
+            if not sub or name not in by_name:
+                raise ValueError(f"Invalid parameter {key!r} for Pipeline; valid: 'steps', a "
+                                 f"step name of {list(by_name)} or 'NAME__PARAM'.")
+            if not isinstance(by_name[name], Step):
+                raise ValueError(f"Step {name!r} is given by its name {by_name[name]!r}, which "
+                                 f"has no parameters to set; give a step object instead, e.g. "
+                                 f"set_params({name}=make_step({by_name[name]!r}, ...)).")
+            nested.setdefault(name, {})[sub] = value
+        for name, sub_params in nested.items():
+            by_name[name].set_params(**sub_params)
+        return self
+
+    @property
+    def named_steps(self) -> dict[str, Step]:
+        """The steps by their names in this pipeline (see class doc), fitted once fitted."""
+        return dict(zip([name for name, _ in self._specs()], self._built()))
 
     @property
     def names(self) -> list[str]:
@@ -69,7 +144,7 @@ class Pipeline:
     def _built(self) -> list[Step]:
         if hasattr(self, "steps_"):
             return self.steps_
-        return [make_step(s) if isinstance(s, str) else s for s in self.steps]
+        return [make_step(s) if isinstance(s, str) else s for _, s in self._specs()]
 
     def fit(self, verdicts: pd.DataFrame) -> Pipeline:
         """Fit every step in order on ``verdicts`` (the fit split); returns self."""
@@ -280,11 +355,12 @@ def evaluate(verdicts: pd.DataFrame, *, n_boot: int = 1000, seed: int) -> dict[s
     return out
 
 
-def _stage_keys(steps: list[Step]) -> list[str]:
+def _stage_keys(kinds: list[str]) -> list[str]:
+    """Registered names made unique in order: the second 'temperature' is 'temperature#2'."""
     keys, seen = [], {}
-    for s in steps:
-        seen[s.name] = seen.get(s.name, 0) + 1
-        keys.append(s.name if seen[s.name] == 1 else f"{s.name}#{seen[s.name]}")
+    for kind in kinds:
+        seen[kind] = seen.get(kind, 0) + 1
+        keys.append(kind if seen[kind] == 1 else f"{kind}#{seen[kind]}")
     return keys
 
 
@@ -371,12 +447,12 @@ def run_calibration(
                                   "ECE are empty (n = 0)"]
     reliability = [reliability_table(eval_part).assign(stage="raw")]
     stage = eval_part
-    for key, step in zip(_stage_keys(pipe.steps_), pipe.steps_):
+    for key, step in pipe.named_steps.items():
         stage = step.transform(stage)
         result[key] = evaluate(stage, n_boot=n_boot, seed=seed)
         result[key]["params"] = step.fitted_params()
         reliability.append(reliability_table(stage).assign(stage=key))
-    result["warnings"] = flag_harmful_stages(result, ["raw", *_stage_keys(pipe.steps_)])
+    result["warnings"] = flag_harmful_stages(result, ["raw", *pipe.named_steps])
     # What a step reported while fitting (e.g. a feature that never fired on the fit split).
     result["warnings"] += [w for st in pipe.steps_ for w in getattr(st, "warnings_", [])]
     calibration = CalibrationResult.from_dict(

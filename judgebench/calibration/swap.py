@@ -1,8 +1,9 @@
 """Position swapping: average a judge's P over both presentation orders (DESIGN §5).
 
-:func:`swap_average` is Lee et al. 2023's two-order average and Wang et al. 2023's balanced
-position calibration: p̄_1 = (p_1[12] + p_1[21]) / 2. Any additive first-slot preference enters
-the two orders with opposite signs, so it cancels to first order. :func:`swap_tie` is FastChat's
+:func:`~judgebench.probability.swap_average` (the one two-order average, shared with the audit)
+is Lee et al. 2023's two-order average and Wang et al. 2023's balanced position calibration:
+p̄_1 = (p_1[12] + p_1[21]) / 2. Any additive first-slot preference enters the two orders with
+opposite signs, so it cancels to first order. :func:`swap_tie` is FastChat's
 rule (Zheng et al. 2023): when the two orders pick different winners (a tie in one order and a
 winner in the other also disagrees) the pair becomes a tie, p = 0.5.
 
@@ -22,20 +23,16 @@ import numpy as np
 import pandas as pd
 
 from judgebench.calibration.base import Step, prepare, register, with_p1
-
-
-def swap_average(p1_12: np.ndarray, p1_21: np.ndarray) -> np.ndarray:
-    """Mean of P(response_1 wins) over the two orders; one NaN order -> the other order's p."""
-    stack = np.stack([np.asarray(p1_12, float), np.asarray(p1_21, float)])
-    ok = np.isfinite(stack)
-    n = ok.sum(axis=0)
-    # Both orders failed -> 0 / 0 -> NaN: the pair stays failed.
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ok, stack, 0.0).sum(axis=0) / np.where(n > 0, n, np.nan)
+from judgebench.probability import swap_average
+from judgebench.verdicts import paired
 
 
 def swap_tie(p1_12: np.ndarray, p1_21: np.ndarray) -> np.ndarray:
-    """FastChat's rule: the swap average where both orders pick the same winner, else 0.5."""
+    """FastChat's rule: the swap average where both orders pick the same winner, else 0.5.
+
+    >>> swap_tie(np.array([0.8, 0.8]), np.array([0.6, 0.3])).tolist()
+    [0.7, 0.5]
+    """
     a, b = np.asarray(p1_12, float), np.asarray(p1_21, float)
     mean = swap_average(a, b)
     both = np.isfinite(a) & np.isfinite(b)
@@ -66,12 +63,8 @@ class _SwapStep(Step):
         self.check_fitted()
         table = prepare(verdicts)
         _n_both(table, self.name)
-        p = table["p_1"].where(~table["failed"])
-        wide = table.assign(_p=p).pivot_table(index=["judge", "pair_id"], columns="order",
-                                              values="_p", aggfunc="first", dropna=False)
-        for order in ("12", "21"):
-            if order not in wide.columns:
-                wide[order] = np.nan
+        # (judge, pair_id) x order: p_1, NaN where that order failed or is missing.
+        wide = paired(table.assign(_p=table["p_1"].where(~table["failed"])), "_p")
         combined = pd.Series(self._combine(wide["12"].to_numpy(), wide["21"].to_numpy()),
                              index=wide.index)
         n_orders = wide[["12", "21"]].notna().sum(axis=1)

@@ -26,15 +26,14 @@ from scipy.optimize import minimize, minimize_scalar
 from sklearn.isotonic import IsotonicRegression
 
 from judgebench.calibration.base import (
-    EPS,
     PerJudgeStep,
-    gold_p1,
     labelled_rows,
     register,
-    safe_logit,
+    row_gold,
     sigmoid,
 )
 from judgebench.calibration.metrics import row_nll
+from judgebench.probability import PROB_EPS, safe_logit
 
 # log T is searched in [log 1e-2, log 1e3]: a hard 0/1 judge (|z| = 13.8) needs T near 15.
 _LOG_T_BOUNDS = (np.log(1e-2), np.log(1e3))
@@ -67,7 +66,7 @@ def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     z, y = np.asarray(logits, float), np.asarray(y, float)
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        q = np.clip(sigmoid(theta[0] * z + theta[1]), EPS, 1 - EPS)
+        q = np.clip(sigmoid(theta[0] * z + theta[1]), PROB_EPS, 1 - PROB_EPS)
         r = q - y  # d NLL / d eta for each row
         nll = -(y * np.log(q) + (1 - y) * np.log1p(-q)).mean()
         return nll, np.array([(r * z).mean(), r.mean()])
@@ -106,13 +105,13 @@ class TemperatureScaling(PerJudgeStep):
 
     name = "temperature"
 
-    def __init__(self, clip: float = EPS):
+    def __init__(self, clip: float = PROB_EPS):
         self.clip = clip
 
     def _fit_judge(self, rows: pd.DataFrame, judge: str) -> dict[str, Any]:
         rows = labelled_rows(rows, self.name, judge)
         z = safe_logit(rows["p_1"].to_numpy(float), self.clip)
-        t = fit_temperature(z, gold_p1(rows))
+        t = fit_temperature(z, row_gold(rows))
         out = {"temperature": t, "n_fit_rows": len(rows), "n_fit_pairs": rows["pair_id"].nunique()}
         if np.log(t) > _LOG_T_BOUNDS[1] - 1e-3:
             # The NLL kept falling towards T = inf: flattening every verdict to 0.5 beats the
@@ -120,7 +119,7 @@ class TemperatureScaling(PerJudgeStep):
             out["note"] = (f"T hit the search bound {np.exp(_LOG_T_BOUNDS[1]):.0f}: judge "
                            f"{judge!r} is at or below chance on the fit split; its calibrated "
                            "p_1 is ~0.5 everywhere")
-        elif _separable(z, gold_p1(rows)):
+        elif _separable(z, row_gold(rows)):
             # The NLL keeps falling towards T = 0 when the judge ranks every fit pair correctly,
             # so sharpening until the probabilities saturate looks optimal. Say so.
             out["note"] = (f"judge {judge!r} makes no error on the fit split (separable), so "
@@ -148,13 +147,13 @@ class PlattScaling(PerJudgeStep):
 
     name = "platt"
 
-    def __init__(self, clip: float = EPS):
+    def __init__(self, clip: float = PROB_EPS):
         self.clip = clip
 
     def _fit_judge(self, rows: pd.DataFrame, judge: str) -> dict[str, Any]:
         rows = labelled_rows(rows, self.name, judge)
         first_is_1 = rows["order"].to_numpy() == "12"
-        y = gold_p1(rows)
+        y = row_gold(rows)
         y_first = np.where(first_is_1, y, 1.0 - y)  # gold P(the first shown is better)
         a, b = fit_platt(safe_logit(rows["p_first"].to_numpy(float), self.clip), y_first)
         return {"a": a, "b": b, "position_offset": -b / a if a != 0 else float("nan"),
@@ -181,7 +180,7 @@ class IsotonicCalibration(PerJudgeStep):
 
     def _fit_judge(self, rows: pd.DataFrame, judge: str) -> dict[str, Any]:
         rows = labelled_rows(rows, self.name, judge)
-        xs, ys = fit_isotonic(rows["p_1"].to_numpy(float), gold_p1(rows))
+        xs, ys = fit_isotonic(rows["p_1"].to_numpy(float), row_gold(rows))
         return {"x_thresholds": xs.tolist(), "y_thresholds": ys.tolist(),
                 "n_fit_rows": len(rows), "n_fit_pairs": rows["pair_id"].nunique()}
 

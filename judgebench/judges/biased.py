@@ -8,9 +8,10 @@ The wrapped judge's logit of P(first wins) gains the same terms the simulated ju
 and a pointwise score gains ``sum_k beta_k * f_k(response)``. A real judge (local HF, served,
 an ensemble) then carries a bias whose size is known exactly, so a study can tell the judge's
 own judgment from the planted part. A failed inner judgment stays failed (NaN plus its error):
-the bias is never added to a guess. P is clipped to [1e-6, 1 - 1e-6] before the logit, so a
-hard 0/1 verdict (a generate-and-parse judge) moves only when the planted terms exceed 13.8
-logits: plant biases in judges that give probabilities.
+the bias is never added to a guess. P is clipped to [1e-6, 1 - 1e-6]
+(:data:`~judgebench.probability.PROB_EPS`) before the logit, so a hard 0/1 verdict (a
+generate-and-parse judge) moves only when the planted terms exceed 13.8 logits: plant biases
+in judges that give probabilities.
 
 Spec: ``biased:(SPEC),lexical=1.0,tone=0.5`` (parentheses around a SPEC with commas; see
 ``judges/spec.py``), or a TOML ``[judge]`` table with ``kind = "biased"``, ``judge = "SPEC"``.
@@ -22,12 +23,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.special import expit, logit
+from scipy.special import expit
 
 from judgebench.judges.base import Judge, JudgeOutput, OrderedBatch
 from judgebench.judges.features import FeatureBias, feature_bias
-
-_CLIP = 1e-6
+from judgebench.probability import safe_logit
 
 
 class BiasedJudge(Judge):
@@ -67,7 +67,7 @@ class BiasedJudge(Judge):
         out = self.inner._judge_batch(batch)
         p = np.asarray(out.p_first, dtype=float)
         ok = np.isfinite(p)
-        z = logit(np.clip(p, _CLIP, 1 - _CLIP))
+        z = safe_logit(p)
         if ok.any():
             # Detectors run on the rows the inner judge answered; a failure stays NaN.
             sub = batch.subset(np.flatnonzero(ok))

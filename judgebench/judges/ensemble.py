@@ -13,11 +13,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.special import expit, logit
+from scipy.special import expit
 
 from judgebench.judges.base import Judge, JudgeOutput, OrderedBatch
-
-_CLIP = 1e-6
+from judgebench.probability import safe_logit
 
 
 def _row_mean(x: np.ndarray) -> np.ndarray:
@@ -29,7 +28,7 @@ def _row_mean(x: np.ndarray) -> np.ndarray:
 
 def mean_logit(p: np.ndarray) -> np.ndarray:
     """sigmoid of the mean logit over the members that answered; p is (n_rows, n_members)."""
-    return expit(_row_mean(logit(np.clip(p, _CLIP, 1 - _CLIP))))
+    return expit(_row_mean(safe_logit(p)))
 
 
 def mean_probability(p: np.ndarray) -> np.ndarray:

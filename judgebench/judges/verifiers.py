@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from judgebench.judges.base import Judge, JudgeOutput, OrderedBatch
+from judgebench.probability import win_score
 
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+\S", re.MULTILINE)
 _WORD = re.compile(r"\b[\w'-]+\b")
@@ -174,8 +175,8 @@ class VerifierJudge(Judge):
     def _judge_batch(self, batch: OrderedBatch) -> JudgeOutput:
         g_first = self.index.gold_scores(batch.prompts, batch.first)
         g_second = self.index.gold_scores(batch.prompts, batch.second)
-        p = np.where(g_first > g_second, 1.0, np.where(g_first < g_second, 0.0, 0.5))
-        p[np.isnan(g_first) | np.isnan(g_second)] = np.nan
+        # Gold scores are shares of checks passed, in [0, 1], or NaN without a task.
+        p = win_score(g_first, g_second)
         errors = [None if np.isfinite(x) else
                   f"no bundled task has this prompt: {q[:60]!r}" for x, q in zip(p, batch.prompts)]
         raw = [None if e else {"gold_first": gf, "gold_second": gs}

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import platform
 import re
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from judgebench.io import atomic_write
 from judgebench.report import plots, summary
 from judgebench.report.load import Section, find_sections, grid_axes
 
@@ -87,8 +87,8 @@ def write_report(directory: str | Path) -> Path:
             old.unlink()
     blocks = build_blocks(sections, out)
     title = root.resolve().name
-    _atomic_write(out / "report.html", render_html(title, root, blocks, sections))
-    _atomic_write(out / "report.md", render_markdown(title, root, blocks, sections))
+    atomic_write(out / "report.html", render_html(title, root, blocks, sections))
+    atomic_write(out / "report.md", render_markdown(title, root, blocks, sections))
     return out / "report.html"
 
 
@@ -507,9 +507,3 @@ def render_markdown(title: str, root: Path, blocks: list[Block], sections: list[
             _md_table(pd.DataFrame(list(versions().items()), columns=["package", "version"])),
             ""]
     return "\n".join(out)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -326,8 +326,9 @@ def agreement_matrix(verdicts: pd.DataFrame, *, n_boot: int = 1000, seed: int) -
     >>> float(m.query("row == 'a' and col == 'b'")["estimate"].iloc[0])  # same seed: same
     1.0
     """
-    from judgebench.audit.agreement import combined_class, gold_p1, label_class
-    from judgebench.audit.stats import bootstrap_ci, per_pair, weighted_ratio
+    from judgebench.audit.agreement import combined_class, label_class
+    from judgebench.probability import gold_p1
+    from judgebench.stats import bootstrap_ci, per_pair, weighted_ratio
 
     pp = per_pair(verdicts, ["label"])
     classes = {j: pd.Series(combined_class(g["p_12"].to_numpy(), g["p_21"].to_numpy()),

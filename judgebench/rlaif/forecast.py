@@ -12,7 +12,8 @@ Layers, as elsewhere in judgebench: pure statistics on a label table
 (:func:`label_statistics`); one row per (cell, family, horizon) read from study folders
 (:func:`study_table`); dose-response forms as small estimators (:class:`SaturatingDoseResponse`,
 :class:`LinearDoseResponse`); a :class:`ForecastModel` holding one fit per (family, target,
-horizon), saved as JSON; :func:`leave_one_out` for validation and :func:`forecast` for a config.
+horizon), saved as JSON; and :func:`forecast` for a config. Validation (leave one cell out) and
+refitting on finished studies: ``rlaif/forecast_validation.py``.
 
 >>> import numpy as np
 >>> x = np.linspace(-0.1, 0.5, 12)
@@ -47,8 +48,6 @@ DOMAIN_KEYS = ("policy.model", "policy.lora", "tasks.path", "tasks.kinds",
 #: What a fit predicts: (name, metrics.jsonl column; "{f}" = the feature of the family).
 TARGETS = {"drift": ("length_drift_chars", "feature_rate_change_{f}"),
            "gold_change": ("gold_change", "gold_change")}
-#: A large-drift cell's |drift - unbiased drift| exceeds this many seed-noise SDs.
-LARGE_DRIFT_SDS = 2.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,7 +415,7 @@ class ForecastModel:
 
     def to_json(self, path: str | Path) -> Path:
         """Write the model (fits, training cells, domain) as a small JSON file."""
-        from judgebench.rlaif.loop import _atomic_write, _jsonable
+        from judgebench.io import atomic_write, to_jsonable
 
         data = {"kind": "judgebench.forecast", "version": 1, "form": self.form,
                 "level": self.level,
@@ -428,7 +427,7 @@ class ForecastModel:
                 "domain": self.domain_, "position_range": self.position_range_,
                 "training_cells": self.cells_}
         path = Path(path)
-        _atomic_write(path, json.dumps(_jsonable(data), indent=1))
+        atomic_write(path, json.dumps(to_jsonable(data), indent=1))
         return path
 
     @classmethod
@@ -499,9 +498,9 @@ class Forecast:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        from judgebench.rlaif.loop import _jsonable
+        from judgebench.io import to_jsonable
 
-        return _jsonable({"config": self.config, "judge": self.judge,
+        return to_jsonable({"config": self.config, "judge": self.judge,
                           "extrapolation": self.extrapolation, "flags": self.flags,
                           "audit": self.audit, "predictions": self.table.to_dict("records")})
 
@@ -559,149 +558,6 @@ def forecast(config: str | Path, *, judge: str | None = None, overrides: Sequenc
     return Forecast(table, stats, flags, str(config), judge_text)
 
 
-# ---------------------------------------------------------------------------------------------
-# Validation: leave one cell out
-
-
-@dataclass
-class ForecastValidation:
-    """Leave-one-cell-out predictions of one (family, target, horizon) and their summary."""
-
-    table: pd.DataFrame  #: cell, x, observed, estimate, low, high, covered, abs_error, ...
-    summary: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        from judgebench.rlaif.loop import _jsonable
-
-        return _jsonable({**self.summary, "cells": self.table.to_dict("records")})
-
-
-def leave_one_out(table: pd.DataFrame, *, form: str = "saturating", level: float = 0.8,
-                  family: str = "length", target: str = "drift", horizon: int | None = None
-                  ) -> ForecastValidation:
-    """Refit without each cell in turn and predict it (``horizon`` default: the largest).
-
-    Seed noise: the SD of the target over the bias-0 cells (``bias0``). A cell is large-drift
-    when |observed - mean bias-0 target| > LARGE_DRIFT_SDS · that SD; its relative error is
-    |estimate - observed| / |observed - mean bias-0 target| (the error on the bias's effect).
-    Coverage: the share of cells whose observed value lies in the ``level`` interval.
-    """
-    sub = table[table["family"] == family]
-    if sub.empty:
-        raise ValueError(f"No cell of family {family!r}; families: "
-                         f"{sorted(table['family'].unique())}.")
-    horizon = int(sub["horizon"].max()) if horizon is None else horizon
-    sub = sub[sub["horizon"] == horizon].reset_index(drop=True)
-    cls = _form(form)
-    rows = []
-    for i in range(len(sub)):
-        rest = sub.drop(index=i)
-        pred = cls(level=level).fit(rest["x"], rest[target].astype(float)) \
-            .predict([sub.loc[i, "x"]]).iloc[0]
-        obs = float(sub.loc[i, target])
-        rows.append({"cell": sub.loc[i, "cell"], "x": float(sub.loc[i, "x"]),
-                     "bias0": bool(sub.loc[i, "bias0"]), "observed": obs,
-                     "estimate": pred["estimate"], "low": pred["low"], "high": pred["high"],
-                     "covered": bool(pred["low"] <= obs <= pred["high"]),
-                     "abs_error": abs(pred["estimate"] - obs)})
-    out = pd.DataFrame(rows)
-    base = sub.loc[sub["bias0"], target].astype(float)
-    sd0 = float(base.std(ddof=1)) if len(base) >= 2 else float("nan")
-    d0 = float(base.mean()) if len(base) else float("nan")
-    effect = (out["observed"] - d0).abs()
-    out["large"] = effect > LARGE_DRIFT_SDS * sd0 if np.isfinite(sd0) else False
-    out["rel_error"] = np.where(out["large"], out["abs_error"] / effect, np.nan)
-    large = out[out["large"]]
-    summary = {"family": family, "target": target, "horizon": horizon, "form": form,
-               "level": level, "n_cells": int(len(out)),
-               "n_bias0_cells": int(len(base)), "seed_noise_sd": sd0, "unbiased_mean": d0,
-               "large_drift_threshold": LARGE_DRIFT_SDS * sd0,
-               "median_abs_error": float(out["abs_error"].median()),
-               "n_large": int(len(large)),
-               "median_rel_error_large": float(large["rel_error"].median())
-               if len(large) else float("nan"),
-               "coverage": float(out["covered"].mean()),
-               "median_interval_width": float((out["high"] - out["low"]).median())}
-    if not np.isfinite(sd0):
-        summary["note"] = (f"{len(base)} bias-0 cell(s): the seed noise needs >= 2, so no "
-                           "cell is classed large-drift.")
-    return ForecastValidation(out, summary)
-
-
-def validation_report(table: pd.DataFrame, *, level: float = 0.8) -> dict[str, Any]:
-    """Leave-one-out of both forms, for drift and gold change at every horizon."""
-    runs = [leave_one_out(table, form=form, level=level, family=family, target=target,
-                          horizon=int(h))
-            for family in sorted(table["family"].unique())
-            for h in sorted(table.loc[table["family"] == family, "horizon"].unique())
-            for target in TARGETS for form in FORMS]
-    text = " ".join(leave_one_out.__doc__.split("\n\n", 1)[1].split())
-    return {"definition": text.replace("LARGE_DRIFT_SDS", f"{LARGE_DRIFT_SDS:g}"),
-            "n_cells": int(table["cell"].nunique()),
-            "studies": sorted(table["study"].unique()),
-            "validations": [v.to_dict() for v in runs], "_objects": runs}
-
-
-def validation_markdown(report: dict[str, Any]) -> str:
-    """forecast_validation.md: the summary per (target, horizon, form), then the cells."""
-    lines = ["# Forecast validation (leave one cell out)", "",
-             f"{report['n_cells']} finished cells of {', '.join(report['studies'])}. "
-             f"{report['definition']}", "",
-             "| family | target | after | form | median abs error | median rel. error "
-             "(large-drift cells) | coverage | n |", "|---|---|---|---|---|---|---|---|"]
-    for v in report["validations"]:
-        rel = v["median_rel_error_large"]
-        rel_text = "—" if rel is None else f"{rel:.0%} (n = {v['n_large']})"
-        lines.append(f"| {v['family']} | {v['target']} | {v['horizon']} | {v['form']} | "
-                     f"{v['median_abs_error']:.3g} | {rel_text} | "
-                     f"{v['coverage']:.0%} ({v['level']:.0%} intervals) | {v['n_cells']} |")
-    lines += ["", "## Cells (final horizon, drift)", "",
-              "| form | cell | x | observed | forecast | interval | large |",
-              "|---|---|---|---|---|---|---|"]
-    last = max(v["horizon"] for v in report["validations"])
-    for v in report["validations"]:
-        if v["target"] != "drift" or v["horizon"] != last:
-            continue
-        for c in v["cells"]:
-            lo, hi = c["low"], c["high"]
-            iv = "unbounded" if lo is None or hi is None else f"[{lo:+.1f}, {hi:+.1f}]"
-            lines.append(f"| {v['form']} | {c['cell']} | {c['x']:+.3f} | "
-                         f"{c['observed']:+.1f} | {c['estimate']:+.1f} | {iv} | "
-                         f"{'yes' if c['large'] else ''} |")
-    return "\n".join(lines) + "\n"
-
-
-def refit(study_dirs: str | Path | Sequence[str | Path], model_out: str | Path, *,
-          form: str = "saturating", level: float = 0.8,
-          validation_dir: str | Path | None = None,
-          draw: Any = None) -> tuple[ForecastModel, dict[str, Any]]:
-    """Fit a model on the studies, write it, and write forecast_validation.{json,md} (and .png).
-
-    The validation files go to ``validation_dir`` (default: the study folder when one is
-    given, else the model's folder); never into cells/. ``draw``: a function from the drift
-    validations to PNG bytes (report.plots.forecast_validation_png; the figure lives in the
-    report layer, which this stage does not import), or None for no figure.
-    """
-    from judgebench.rlaif.loop import _atomic_write
-
-    table = study_table(study_dirs)
-    fm = ForecastModel(form=form, level=level).fit(table)
-    fm.to_json(model_out)
-    report = validation_report(table, level=level)
-    dirs = [study_dirs] if isinstance(study_dirs, str | Path) else list(study_dirs)
-    out = Path(validation_dir or (dirs[0] if len(dirs) == 1 else Path(model_out).parent))
-    objects = report.pop("_objects")
-    _atomic_write(out / "forecast_validation.json", json.dumps(report, indent=1))
-    _atomic_write(out / "forecast_validation.md", validation_markdown(report))
-    if draw is not None:
-        last = max(v.summary["horizon"] for v in objects)
-        png = draw([v for v in objects if v.summary["target"] == "drift"
-                    and v.summary["horizon"] == last])
-        (out / "forecast_validation.png").write_bytes(png)
-    return fm, report
-
-
-__all__ = ["FORMS", "Forecast", "ForecastModel", "ForecastValidation", "LinearDoseResponse",
+__all__ = ["FORMS", "Forecast", "ForecastModel", "LinearDoseResponse",
            "SaturatingDoseResponse", "extrapolation_flags", "forecast", "label_statistics",
-           "leave_one_out", "refit", "study_table", "validation_report"]
+           "study_table"]

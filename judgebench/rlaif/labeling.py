@@ -24,14 +24,8 @@ import numpy as np
 import pandas as pd
 
 from judgebench.judges.base import Judge
+from judgebench.probability import win_score
 from judgebench.rlaif.config import CalibrationConfig
-
-
-def gold_label(g1: np.ndarray, g2: np.ndarray) -> np.ndarray:
-    """P(response_1 is better) by the verifier: 1, 0, 0.5 on a gold tie, NaN without gold."""
-    g1, g2 = np.asarray(g1, float), np.asarray(g2, float)
-    out = np.where(g1 > g2, 1.0, np.where(g1 < g2, 0.0, 0.5))
-    return np.where(np.isfinite(g1) & np.isfinite(g2), out, np.nan)
 
 
 def make_pairs(samples: pd.DataFrame, pairing: str, *, iteration: int) -> pd.DataFrame:
@@ -65,7 +59,7 @@ def make_pairs(samples: pd.DataFrame, pairing: str, *, iteration: int) -> pd.Dat
             })
     pairs = pd.DataFrame(rows)
     if len(pairs):
-        pairs["label"] = gold_label(pairs["gold_1"], pairs["gold_2"])
+        pairs["label"] = win_score(pairs["gold_1"], pairs["gold_2"])
         pairs["iteration"] = iteration
     pairs.attrs["n_dropped"] = dropped
     return pairs

@@ -24,13 +24,16 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import torch
 
+# The package's one atomic writer and JSON converter, under the names the loop's code uses.
+from judgebench.io import atomic_write, to_jsonable
 from judgebench.judges.base import Judge
+from judgebench.probability import win_score
 from judgebench.rlaif import labeling, propagation
 from judgebench.rlaif.config import (
     LoopConfig,
@@ -45,9 +48,12 @@ from judgebench.rlaif.sampling import render_prompt
 from judgebench.rlaif.tasks import TaskSet, load_task_set, train_prompts
 from judgebench.verdicts import load_table, save_table
 
+if TYPE_CHECKING:
+    from judgebench.results import RunResult
+
 
 def run_from_config(config_path: str | Path, out_dir: str | Path,
-                    overrides: list[str] | tuple[str, ...] = ()) -> list[dict[str, Any]]:
+                    overrides: list[str] | tuple[str, ...] = ()) -> RunResult:
     """Run (or resume) the loop of a TOML config in ``out_dir``; returns the metrics rows.
 
     >>> rows = run_from_config("configs/tiny.toml", "runs/tiny")   # doctest: +SKIP
@@ -57,17 +63,24 @@ def run_from_config(config_path: str | Path, out_dir: str | Path,
 
 
 def run_loop(cfg: LoopConfig, out_dir: str | Path, *, judge: Judge | None = None
-             ) -> list[dict[str, Any]]:
-    """Run (or resume) the loop of ``cfg`` in ``out_dir``; ``judge`` overrides [judge] spec."""
-    cfg.check()  # a config built in Python goes through the same checks as a TOML one
-    run = Run(cfg, Path(out_dir), judge=judge)
-    steps: dict[str, Callable[[int], None]] = {
-        "generate": run.step_generate, "judge": run.step_judge,
-        "instrument": run.step_instrument, "train": run.step_train}
-    last = cfg.run.n_iterations
-    from judgebench.rlaif.optimize import known_warnings_filtered
+             ) -> RunResult:
+    """Run (or resume) the loop of ``cfg`` in ``out_dir``; ``judge`` overrides [judge] spec.
 
-    with known_warnings_filtered():
+    Returns a :class:`~judgebench.results.RunResult`: the metrics rows (it is still the list
+    of rows it returned before: ``len``, ``rows[-1]["length_drift_chars"]``, iteration), the
+    config, ``.tables`` and ``.plot()``.
+    """
+    cfg.check()  # a config built in Python goes through the same checks as a TOML one
+    from judgebench.rlaif import runlog
+
+    # What the libraries say (the loss of every step, their warnings and bars) goes to
+    # RUN_DIR/train.log, and to the terminal only when verbose (rlaif/runlog.py).
+    with runlog.library_output(runlog.log_path(out_dir)):
+        run = Run(cfg, Path(out_dir), judge=judge)
+        steps: dict[str, Callable[[int], None]] = {
+            "generate": run.step_generate, "judge": run.step_judge,
+            "instrument": run.step_instrument, "train": run.step_train}
+        last = cfg.run.n_iterations
         for i in range(last + 1):
             for name, fn in steps.items():
                 if (name == "train" and i == last) or run.is_done(i, name):
@@ -77,8 +90,9 @@ def run_loop(cfg: LoopConfig, out_dir: str | Path, *, judge: Judge | None = None
                 run.finish(i, name, time.perf_counter() - t0)
                 run.after_step(i, name)
             run.write_metrics()
-    run.tracker.close()
-    return run.read_metrics()
+        run.tracker.close()
+    from judgebench.results import RunResult
+    return RunResult.from_rows(run.read_metrics(), config_text=dumps(cfg), name=run.root.name)
 
 
 def step_seed(seed: int, iteration: int, step: str) -> int:
@@ -146,8 +160,8 @@ class Run:
                 if changed:
                     state["config_changes"].append({"after": state["finished"][-1],
                                                     "changed": changed})
-            _atomic_write(cfg_path, dumps(self.cfg))
-            _atomic_write(state_path, json.dumps(state, indent=1))
+            atomic_write(cfg_path, dumps(self.cfg))
+            atomic_write(state_path, json.dumps(state, indent=1))
         self.dist.wait_for_everyone()
         return state
 
@@ -161,9 +175,9 @@ class Run:
             timing_path = self.iter_dir(i) / "timing.json"
             timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
             timing[step] = seconds
-            _atomic_write(timing_path, json.dumps(timing))
+            atomic_write(timing_path, json.dumps(timing))
             self.state["finished"].append([i, step])
-            _atomic_write(self.root / "state.json", json.dumps(self.state, indent=1))
+            atomic_write(self.root / "state.json", json.dumps(self.state, indent=1))
         else:
             self.state["finished"].append([i, step])
         self.dist.wait_for_everyone()
@@ -210,9 +224,9 @@ class Run:
         self.dist.wait_for_everyone()
         from transformers import AutoTokenizer
 
-        self.tokenizer = AutoTokenizer.from_pretrained(target)
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        from judgebench.models import prepare_tokenizer
+
+        self.tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(target))
 
     def load_policy(self, i: int, trainable: bool = False) -> torch.nn.Module:
         """The iteration-``i`` policy on the run's device (base + adapter when LoRA is on)."""
@@ -319,11 +333,11 @@ class Run:
         # Cost accounting, not a result: kept out of metrics.jsonl (a resumed run pays less).
         cost = {"n_verdicts_new": (len(self.cache) - n_cached) if self.cache else None,
                 "n_verdicts": int(len(verdicts))}
-        _atomic_write(d / "judge_cost.json", json.dumps(cost))
+        atomic_write(d / "judge_cost.json", json.dumps(cost))
         (d / "verdicts_eval.parquet").unlink(missing_ok=True)  # stale if the schedule changed
         if (d / "eval.parquet").exists():
             stats["n_eval_unjudged"] = self._judge_eval(i, pipeline)
-        _atomic_write(d / "judge_stats.json", json.dumps(stats))
+        atomic_write(d / "judge_stats.json", json.dumps(stats))
         self._write_verdicts()
 
     def _judge_eval(self, i: int, pipeline) -> int:
@@ -343,7 +357,7 @@ class Run:
         # Both sides are the policy (at iterations i and 0; pair_id and iteration say which):
         # a judge's name-based self-preference must not tilt the held-out win rate. A judge's
         # preference for its own *style* still applies, through the texts.
-        ep["label"] = labeling.gold_label(cur["gold"].to_numpy(),
+        ep["label"] = win_score(cur["gold"].to_numpy(),
                                           ini.set_index("task_id").loc[cur["task_id"], "gold"])
         ok = (ep["response_1"].str.strip() != "") & (ep["response_2"].str.strip() != "")
         if ok.any():
@@ -387,7 +401,7 @@ class Run:
                                       seed=step_seed(self.cfg.run.seed, i, "instrument"))
         row.update({f"judge_{k}": v for k, v in bias.items()})
         row.update(json.loads((d / "judge_stats.json").read_text()))
-        _atomic_write(d / "metrics.json", json.dumps(_jsonable(row)))
+        atomic_write(d / "metrics.json", json.dumps(to_jsonable(row)))
 
     def traced_features(self) -> dict[str, Any]:
         """The features traced per iteration: [instrument] features plus the judge's own."""
@@ -416,7 +430,7 @@ class Run:
         if self.main:
             self.tokenizer.save_pretrained(target)
             losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-            _atomic_write(d / "train_stats.json", json.dumps(_jsonable({
+            atomic_write(d / "train_stats.json", json.dumps(to_jsonable({
                 "train_steps": trainer.state.global_step,
                 "train_loss_first": losses[0] if losses else None,
                 "train_loss_last": losses[-1] if losses else None})))
@@ -433,10 +447,11 @@ class Run:
         Under TRL 1.16 a LoRA policy given to any of the three trainers gets that copy as its
         reference unless it is removed, so "initial" had meant "previous" with LoRA.
         """
-        from judgebench.rlaif import optimize
+        from judgebench.rlaif import optimize, runlog
 
         cfg, d = self.cfg, self.iter_dir(i)
         seed = step_seed(cfg.run.seed, i, "train")
+        runlog.note("iteration %d: %s update of policy %d", i, cfg.optimize.algorithm, i)
         callbacks = [optimize.StepHook(lambda: self._maybe_kill(i, "train", mid=True))]
         if self.main and self.cfg.run.report_to != "none":
             from judgebench.rlaif.tracking import TrackerCallback
@@ -550,7 +565,7 @@ class Run:
         path = self.iter_dir(i) / "timing.json"
         timing = json.loads(path.read_text()) if path.exists() else {}
         timing[key] = seconds
-        _atomic_write(path, json.dumps(timing))
+        atomic_write(path, json.dumps(timing))
 
     def _write_verdicts(self) -> None:
         files = sorted(self.root.glob("iter-*/verdicts_*.parquet"))
@@ -580,7 +595,7 @@ class Run:
                 "time_instrument_s": t.get("instrument", 0.0) + eval_t,
             })
             rows.append(row)
-        _atomic_write(self.root / "metrics.jsonl",
+        atomic_write(self.root / "metrics.jsonl",
                       "".join(json.dumps(r, allow_nan=False) + "\n" for r in rows))
 
     def read_metrics(self) -> list[dict[str, Any]]:
@@ -594,27 +609,45 @@ class Run:
 
 
 def build_judge(cfg: LoopConfig, tasks: TaskSet) -> Judge:
-    """The loop's judge from [judge]; a simulated judge's gold term is the task verifier."""
-    from judgebench.judges.spec import build_judge as build
-    from judgebench.judges.spec import load_judge, parse_spec
+    """The loop's judge from [judge]; a simulated judge's gold term is the task verifier.
+
+    The verifier also reaches a simulated judge wrapped in planted biases
+    (``biased:(simulated:noise=0.5),listness=1.0``): the wrapper adds its doses to a judge
+    that still knows which answer is correct.
+    """
+    from judgebench.judges.spec import load_judge
 
     spec = cfg.judge.spec
     try:
         if spec.endswith(".toml"):
             return load_judge(spec)
         merged = ",".join([spec] + [f"{k}={v}" for k, v in cfg.judge.options.items()])
-        kind, target, options = parse_spec(merged)
-        if kind == "simulated" and cfg.judge.quality == "verifier":
-            from judgebench.judges.simulated import SimulatedJudge
-
-            def verifier_quality(prompt: str, response: str) -> float:
-                return float(tasks.gold([prompt], [response])[0])
-
-            return SimulatedJudge(quality=verifier_quality, **options)
-        return build(kind, target, options)
+        return _judge_with_verifier(merged, tasks if cfg.judge.quality == "verifier" else None)
     except (OSError, ValueError, ImportError, RuntimeError) as err:
         raise ValueError(f"[judge] spec {spec!r} failed to load: {err} Nothing was run; fix the "
                          "spec and rerun the same command.") from err
+
+
+def _judge_with_verifier(spec: str, tasks: TaskSet | None) -> Judge:
+    """``spec``'s judge; every simulated judge in it (bare or wrapped) scores with the verifier."""
+    from judgebench.judges.spec import build_judge as build
+    from judgebench.judges.spec import parse_spec
+
+    kind, target, options = parse_spec(spec)
+    if tasks is not None and kind == "simulated":
+        from judgebench.judges.simulated import SimulatedJudge
+
+        def verifier_quality(prompt: str, response: str) -> float:
+            return float(tasks.gold([prompt], [response])[0])
+
+        return SimulatedJudge(quality=verifier_quality, **options)
+    if tasks is not None and kind == "biased" and target is not None:
+        from judgebench.judges.biased import BiasedJudge
+
+        opts = dict(options)
+        return BiasedJudge(_judge_with_verifier(target, tasks), name=opts.pop("name", None),
+                           **opts)
+    return build(kind, target, options)
 
 
 class JudgeFailuresError(RuntimeError):
@@ -647,22 +680,3 @@ def _silence_progress_bars() -> None:
 
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    if isinstance(value, float | np.floating):
-        return float(value) if np.isfinite(value) else None
-    return value

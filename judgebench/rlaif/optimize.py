@@ -22,6 +22,9 @@ why (each is a silent failure otherwise; docs/design/rlaif-loop.md):
   for ``reference = "initial"`` the copy is removed again (:func:`use_base_reference`).
 * A non-finite loss stops training with :class:`NonFiniteLossError` before any checkpoint is
   written, so the run directory stays resumable.
+* Every trainer's logs (``logging_steps=1``: each step's loss dict) go to the run's log file,
+  RUN_DIR/train.log, and reach the terminal only with ``--verbose`` (:func:`quiet`,
+  rlaif/runlog.py).
 
 TRL 1.16 has no PPOTrainer (removed from the library); ``rm+grpo`` / ``rm+rloo`` are the
 reward-model routes.
@@ -30,15 +33,17 @@ reward-model routes.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+from judgebench.rlaif import runlog
 from judgebench.rlaif.config import LoopConfig
 
 
@@ -62,26 +67,39 @@ class NonFiniteGuard(TrainerCallback):
                 "command: the run resumes before this training step.")
 
 
-@contextlib.contextmanager
-def known_warnings_filtered():
-    """Hide the library warnings judgebench knows to be harmless, only inside this block.
+class LogLines(TrainerCallback):
+    """Every Trainer log (a step's loss, grad_norm, ...; the summary at the end) as one JSON line
+    in the run's log file (rlaif/runlog.py), whatever the terminal shows."""
 
-    TRL 1.16's configs default ``gradient_checkpointing=True`` (the loop turns it off), and
-    transformers 5 calls that field and ``is_gradient_checkpointing`` deprecated aliases: a
-    FutureWarning per trainer and per step that says nothing about the run.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.*deprecated",
-                                category=FutureWarning)
-        yield
+    def __init__(self, what: str):
+        self.what = what
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: D102
+        runlog.note("%s step %d/%d: %s", self.what, state.global_step, state.max_steps,
+                    json.dumps(logs or {}, default=str))
+
+
+class StepBar(ProgressCallback):
+    """The Trainer's bar of training steps without the log dict it prints at every step."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: D102
+        return None
 
 
 def quiet(trainer: Any, cfg: LoopConfig) -> Any:
-    """Without progress output, drop the per-step log printer (disable_tqdm swaps it in)."""
-    if not cfg.run.progress:
-        from transformers.trainer_callback import PrinterCallback
+    """Send the trainer's logs to the run's log file; the terminal gets them only when verbose.
 
-        trainer.remove_callback(PrinterCallback)
+    Quiet (the default; rlaif/runlog.py) drops the printer of one dict per step, and with
+    [run] progress keeps the bar of steps without the dicts. Verbose leaves the trainer as
+    transformers builds it: the dicts under the bar, or printed when disable_tqdm is set.
+    """
+    # First of the callbacks, so that a log the NaN guard stops on is in the file as well.
+    trainer.callback_handler.callbacks.insert(0, LogLines(type(trainer).__name__))
+    if runlog.is_verbose():
+        return trainer
+    trainer.remove_callback(PrinterCallback)  # what disable_tqdm=True swaps in for the bar
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(StepBar())
     return trainer
 
 

@@ -17,15 +17,9 @@ import numpy as np
 import pandas as pd
 
 from judgebench.audit.position import position_bias
-from judgebench.audit.stats import per_pair
 from judgebench.audit.verbosity import length_slope
-
-
-def win_score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """1 where a > b, 0.5 where equal, 0 where a < b; NaN where either is NaN."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    out = np.where(a > b, 1.0, np.where(a < b, 0.0, 0.5))
-    return np.where(np.isfinite(a) & np.isfinite(b), out, np.nan)
+from judgebench.probability import win_score
+from judgebench.stats import per_pair
 
 
 def label_accuracy(p_judge: np.ndarray, gold_p1: np.ndarray) -> tuple[float, int]:

@@ -52,13 +52,9 @@ def load_reward_model(path: str | Path, *, device: torch.device, dtype: torch.dt
     """(model, tokenizer) with a one-logit classification head from ``path``."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(path)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    if getattr(tok, "chat_template", None) is None:
-        from judgebench.models import CHATML_TEMPLATE
+    from judgebench.models import prepare_tokenizer
 
-        tok.chat_template = CHATML_TEMPLATE
+    tok = prepare_tokenizer(AutoTokenizer.from_pretrained(path))
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=dtype)
     model.config.pad_token_id = tok.pad_token_id
     return model.to(device), tok

@@ -38,12 +38,15 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from judgebench.rlaif.loop import _atomic_write, _jsonable
+from judgebench.io import atomic_write, to_jsonable
+
+if TYPE_CHECKING:
+    from judgebench.results import SweepResult
 
 #: The grid axis read as the injected bias (the simulated judge's β per log-length ratio).
 BIAS_AXIS = "judge.verbosity"
@@ -152,10 +155,12 @@ def read_cell(out: Path, cell: Cell) -> dict[str, Any] | None:
 def run_sweep(config_path: str | Path, out_dir: str | Path, grid: list[str],
               seeds: str | list[int] = "0", *, n_boot: int = 2000, jobs: int = 1,
               budget_minutes: float | None = None, keep_checkpoints: bool = True,
-              log: Callable[[str], None] | None = None) -> dict[str, Any]:
+              log: Callable[[str], None] | None = None) -> SweepResult:
     """Run (or resume) a study; write the cells, sweep.csv, propagation.json and study.json.
 
-    Returns propagation.json's dict. ``budget_minutes``: start no cell that would end after
+    Returns a :class:`~judgebench.results.SweepResult` of the folder (``.tables``, ``.plot()``;
+    indexing it as propagation.json's dict, which it returned before, still works, deprecated).
+    ``budget_minutes``: start no cell that would end after
     this many minutes (estimated from the cells already finished, else from the config's
     size; the plan is logged first). ``keep_checkpoints=False`` deletes a finished cell's
     runs/ directory, keeping only its cells/ files.
@@ -201,7 +206,12 @@ def run_sweep(config_path: str | Path, out_dir: str | Path, grid: list[str],
     else:
         import multiprocessing as mp
 
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        from judgebench.rlaif import runlog
+
+        # A spawned worker starts with the library defaults: hand it this process's --verbose.
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                                 initializer=runlog.set_verbose,
+                                 initargs=(runlog.is_verbose(),)) as pool:
             running: dict[Future, Cell] = {}
             while queue or running:
                 while queue and len(running) < jobs and fits():
@@ -218,7 +228,9 @@ def run_sweep(config_path: str | Path, out_dir: str | Path, grid: list[str],
     if stopped:
         say(f"sweep: stopped before the budget of {budget_minutes:g} min ran out; {stopped} "
             "cell(s) left. Rerun the same command to continue.")
-    return summarize(out, grid_keys=[k for k, _ in parse_grid(grid)], n_boot=n_boot)
+    summarize(out, grid_keys=[k for k, _ in parse_grid(grid)], n_boot=n_boot)
+    from judgebench.results import SweepResult
+    return SweepResult.load(out)
 
 
 def run_cell(config_path: str, out_dir: str, values: dict[str, str], seed: int,
@@ -250,7 +262,7 @@ def run_cell(config_path: str, out_dir: str, values: dict[str, str], seed: int,
     cell_dir.mkdir(parents=True, exist_ok=True)
     if row["status"] == "done":
         _keep_small_files(run_dir, cell_dir)
-    _atomic_write(cell_dir / "row.json", json.dumps(_jsonable(row), indent=1))
+    atomic_write(cell_dir / "row.json", json.dumps(to_jsonable(row), indent=1))
     if row["status"] == "done" and not keep_checkpoints:
         import shutil
 
@@ -317,17 +329,17 @@ def summarize(out_dir: str | Path, grid_keys: list[str] | None = None, *, n_boot
     if grid_keys is None:
         grid_keys = list(done[0]["values"]) if done else []
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "sweep.csv", table.to_csv(index=False))
+    atomic_write(out / "sweep.csv", table.to_csv(index=False))
     prop = study.propagation_table(table, grid_keys, n_boot=n_boot)
-    _atomic_write(out / "propagation.json", json.dumps(_jsonable(prop), indent=2,
+    atomic_write(out / "propagation.json", json.dumps(to_jsonable(prop), indent=2,
                                                        allow_nan=False))
     result = study.analyse(table, grid_keys, n_boot=n_boot)
     result["failed"] = [{"cell": r["cell"], "error": r.get("error")} for r in rows
                         if r.get("status") == "failed"]
     result["wall_s"] = {"median_per_cell": float(np.median([r["wall_s"] for r in done]))
                         if done else None, "n_cells": len(done)}
-    _atomic_write(out / "study.json", json.dumps(_jsonable(result), indent=1, allow_nan=False))
-    _atomic_write(out / "study.md", study.to_markdown(result))
+    atomic_write(out / "study.json", json.dumps(to_jsonable(result), indent=1, allow_nan=False))
+    atomic_write(out / "study.md", study.to_markdown(result))
     return prop
 
 
@@ -424,7 +436,7 @@ def _keep_small_files(run_dir: Path, cell_dir: Path) -> None:
     from judgebench.verdicts import load_table, save_table
 
     for name in ("config.toml", "metrics.jsonl"):
-        _atomic_write(cell_dir / name, (run_dir / name).read_text())
+        atomic_write(cell_dir / name, (run_dir / name).read_text())
     frames = []
     for path in sorted(run_dir.glob("iter-*/eval.parquet")):
         frames.append(load_table(path).assign(phase="eval"))

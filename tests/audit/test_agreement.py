@@ -14,20 +14,14 @@ from judgebench.audit.agreement import (
     agreement,
     agreement_table,
     combined_class,
-    gold_p1,
     kappa_from_counts,
 )
 from judgebench.audit.position import position_table
-from judgebench.audit.stats import per_pair
 from judgebench.judges.simulated import simulate_verdicts
-from judgebench.verdicts import SchemaError
+from judgebench.probability import gold_p1
+from judgebench.stats import per_pair
 
 THIRD = 5e-4 + 1e-12
-
-
-def test_gold_p1_maps_every_label_form():
-    np.testing.assert_array_equal(gold_p1(pd.Series([1, 2, 0.5, 0.25])), [1.0, 0.0, 0.5, 0.25])
-    assert np.isnan(gold_p1(np.array([np.nan]))[0])
 
 
 def test_combined_verdict_inconsistent_is_tie():
@@ -128,10 +122,6 @@ def test_failed_verdicts_are_not_wrong_answers():
 
 
 def test_errors():
-    with pytest.raises(SchemaError, match="label must be 1, 2, 0.5"):
-        gold_p1(np.array([1, 3]))
-    with pytest.raises(SchemaError, match="entry 1 is 'A'"):
-        gold_p1(pd.Series([1, "A"]))
     with pytest.raises(ValueError, match="one entry per pair"):
         agreement(np.ones(2), np.ones(2), np.ones(3), seed=0)
 

@@ -14,8 +14,8 @@ from judgebench.audit.position import (
     position_table,
     winner,
 )
-from judgebench.audit.stats import per_pair
 from judgebench.judges.simulated import simulate_verdicts
+from judgebench.stats import per_pair
 from judgebench.verdicts import SchemaError
 
 #: "To the 3rd decimal": within half a unit of it (0.4925 prints as 0.493 or 0.492 by float luck).

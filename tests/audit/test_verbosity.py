@@ -72,14 +72,14 @@ def test_slope_is_the_exact_fractional_logit_mle():
     # outcome y split into a y-weighted 1 and a (1 - y)-weighted 0.
     from sklearn.linear_model import LogisticRegression
 
-    from judgebench.audit.position import swap_averaged_p1
+    from judgebench.probability import swap_average
 
     v = simulate_verdicts(800, seed=3, verbosity=0.5)
     p12, p21 = (v[v.order == o]["p_first"].to_numpy() for o in ("12", "21"))
     len_1, len_2 = (v[v.order == "12"][c].to_numpy(float) for c in ("len_1", "len_2"))
     gold = 2.0 * (v[v.order == "12"]["label"].to_numpy() == 1.0) - 1.0
     est = length_slope(p12, p21, len_1, len_2, gold, n_boot=200, seed=0)
-    y = swap_averaged_p1(p12, p21)
+    y = swap_average(p12, 1.0 - p21)  # P(response_1 wins) in each order
     x = np.column_stack([np.tanh((len_1 - len_2) / np.std(len_1 - len_2)), gold])
     fit = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(
         np.vstack([x, x]), np.r_[np.ones(len(y)), np.zeros(len(y))],

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import expit, logit
+from sklearn.base import clone
 
 from judgebench.calibration.base import NotFittedError, make_step, step_names
 from judgebench.calibration.pipeline import CalibratedJudge, Pipeline, run_calibration, split_pairs
@@ -30,6 +31,9 @@ def test_registry_names_and_sklearn_contract():
         assert not step.is_fitted()  # __init__ stores arguments only
         assert all(not k.endswith("_") for k in vars(step))
         assert set(step.get_params()) == set(vars(step))
+        twin = clone(step)  # scikit-learn's clone rebuilds a step from get_params
+        assert type(twin) is type(step) and twin is not step
+        assert twin.get_params() == step.get_params()
     with pytest.raises(ValueError, match=r"Unknown calibration step 'temprature'. Allowed: "):
         make_step("temprature")
 
@@ -70,6 +74,61 @@ def test_pipeline_errors():
         Pipeline.from_json('{"steps": []}')
     with pytest.raises(ValueError, match=r"'version' 99 is not supported"):
         Pipeline.from_json('{"format": "judgebench.calibration.pipeline", "version": 99}')
+
+
+def test_steps_are_named_pairs_like_sklearn():
+    v = simulate_verdicts(400, seed=0, position=1.0, temperature=2.0)
+    named = Pipeline([("pos", "swap"), ("temp", TemperatureScaling())])
+    bare = Pipeline(["swap", "temperature", "temperature"])
+    assert list(bare.named_steps) == ["swap", "temperature", "temperature#2"]
+    assert list(named.named_steps) == ["pos", "temp"] and named.names == ["swap", "temperature"]
+    # Named or bare, the same steps fit to the same numbers and save the same JSON.
+    same = Pipeline([("a", "swap"), ("b", "temperature")]).fit(v)
+    plain = Pipeline(["swap", "temperature"]).fit(v)
+    assert same.to_json() == plain.to_json()
+    np.testing.assert_array_equal(same.transform(v)["p_1"], plain.transform(v)["p_1"])
+    assert same.named_steps["b"] is same.steps_[1]
+    with pytest.raises(ValueError, match=r"names must be unique.*Rename \['t'\]"):
+        Pipeline([("t", "temperature"), ("t", "platt")]).fit(v)
+    with pytest.raises(ValueError, match=r"a \(name, step\) pair; got \('t',\)"):
+        Pipeline([("t",)]).fit(v)
+    with pytest.raises(ValueError, match=r"got int 3"):
+        Pipeline([3]).fit(v)
+
+
+def test_get_params_set_params_and_sklearn_clone():
+    temp = TemperatureScaling(clip=1e-4)
+    pipe = Pipeline([("pos", "swap"), ("temp", temp)])
+    deep = pipe.get_params()
+    assert deep["steps"] is pipe.steps and deep["temp"] is temp and deep["pos"] == "swap"
+    assert deep["temp__clip"] == 1e-4 and "pos__" not in "".join(deep)
+    assert pipe.get_params(deep=False) == {"steps": pipe.steps}
+    assert pipe.set_params(temp__clip=1e-3) is pipe and temp.clip == 1e-3
+    pipe.set_params(temp=make_step("platt"))
+    assert pipe.names == ["swap", "platt"]
+    with pytest.raises(ValueError, match=r"Invalid parameter 'nope' for Pipeline"):
+        pipe.set_params(nope=1)
+    with pytest.raises(ValueError, match=r"given by its name 'swap'.*set_params\(pos=make_step"):
+        pipe.set_params(pos__x=1)
+    with pytest.raises(ValueError, match=r"Invalid parameter 'x' for PlattScaling"):
+        pipe.set_params(temp__x=1)
+    # sklearn.base.clone: the same parameters, new unfitted step objects, no fitted state.
+    v = simulate_verdicts(300, seed=1, temperature=2.0)
+    fitted = Pipeline([("t", TemperatureScaling())]).fit(v)
+    twin = clone(fitted)
+    assert type(twin) is Pipeline and not hasattr(twin, "steps_")
+    assert twin.steps[0][0] == "t" and twin.steps[0][1] is not fitted.steps[0][1]
+    assert twin.get_params()["t__clip"] == fitted.get_params()["t__clip"]
+    assert not twin.named_steps["t"].is_fitted() and fitted.named_steps["t"].is_fitted()
+    refit = twin.fit(v)
+    np.testing.assert_array_equal(refit.transform(v)["p_1"], fitted.transform(v)["p_1"])
+    # Steps clone too (the sklearn contract each step keeps), bare names are copied as is.
+    assert clone(Pipeline(["swap"])).steps == ["swap"]
+    step = clone(make_step("ensemble:dawid_skene", max_iter=7))
+    assert step.get_params() == {"members": None, "max_iter": 7, "tol": 1e-7}
+    # Changing which steps there are drops the fitted state.
+    fitted.set_params(steps=["swap"])
+    assert not hasattr(fitted, "steps_") and fitted.names == ["swap"]
 
 
 def test_calibrated_judge_wraps_a_judge():

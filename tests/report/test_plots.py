@@ -246,3 +246,59 @@ def test_sweep_figure_without_bias_axis() -> None:
 def test_figure_png_is_png(sections) -> None:
     png = plots.figure_png(plots.probes_figure(sections["audit-sim"].tables["probes"]))
     assert png.startswith(PNG_MAGIC) and len(png) > 5000
+
+
+def _bins(n_middle: int) -> pd.DataFrame:
+    """verbosity_bins.csv for one judge: four bins, the second with ``n_middle`` pairs."""
+    n = [20, n_middle, 30, 0]
+    est = [0.4, np.nan if n_middle == 0 else 0.6, 0.8, np.nan]
+    return pd.DataFrame({"judge": "j", "bin": ["(0, 30]", "(30, 100]", "(100, 300]",
+                                                "(300, 1000]"],
+                         "p_prefer_longer": est, "ci_low": np.subtract(est, 0.1),
+                         "ci_high": np.add(est, 0.1), "n": n, "gold_p_longer_better": 0.5})
+
+
+def test_verbosity_figure_drops_empty_length_bins() -> None:
+    fig = plots.verbosity_figure(_bins(0), None)
+    assert_readable(fig)
+    ax = fig.get_axes()[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == ["0–30\nn=20", "100–300\nn=30"]  # no room for the bins without pairs
+    (line,) = [c[0] for c in ax.containers]
+    np.testing.assert_allclose(np.asarray(line.get_ydata(), float), [0.4, 0.8])
+    assert len(plots.verbosity_figure(_bins(5), None).get_axes()[0].get_xticks()) == 3
+    # Every bin empty: the panel says so rather than drawing an empty axis.
+    empty = _bins(0).assign(n=0, p_prefer_longer=np.nan)
+    texts = [t.get_text() for t in plots.verbosity_figure(empty, None).get_axes()[0].texts]
+    assert any("no pair in any length-difference bin" in t for t in texts)
+
+
+def _label_clears_error_bar(ax, fig) -> None:
+    """Every value label lies wholly past the end of the error bar it belongs to."""
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    bars = [seg for coll in ax.collections for seg in coll.get_segments()]
+    for label in ax.texts:
+        box = label.get_window_extent(r)
+        for seg in bars:
+            (x0, y0), (x1, y1) = ax.transData.transform(seg)
+            crosses_x = min(x0, x1) - 1 <= box.x1 and box.x0 <= max(x0, x1) + 1
+            crosses_y = min(y0, y1) - 1 <= box.y1 and box.y0 <= max(y0, y1) + 1
+            assert not (crosses_x and crosses_y), f"label {label.get_text()} covers a CI bar"
+
+
+def test_bar_values_sit_past_their_error_bars(sections) -> None:
+    # Short bars with wide intervals: where a label inside the bar used to be crossed.
+    metrics = pd.DataFrame({"stage": ["raw", "swap"], "metric": "ece",
+                            "estimate": [0.28, 0.015], "ci_low": [0.2, 0.0],
+                            "ci_high": [0.33, 0.06], "n": 100})
+    fig = plots.calibration_figure(None, metrics)
+    ece_ax = next(ax for ax in fig.get_axes() if ax.get_title().startswith("ECE"))
+    assert [t.get_text() for t in ece_ax.texts] == ["0.280", "0.015"]
+    _label_clears_error_bar(ece_ax, fig)
+    assert ece_ax.get_ylim()[1] > 0.33  # room above the tallest bar for its value
+    probes = _probe_csv(judges=("a", "b"))
+    probes.loc[probes["measure"] == "probes.sentiment.robustness", "estimate"] = 0.04
+    fig = plots.probes_figure(probes)
+    assert_readable(fig)
+    _label_clears_error_bar(fig.get_axes()[0], fig)

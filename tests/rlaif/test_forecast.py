@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from judgebench.rlaif import forecast as fc
+from judgebench.rlaif import forecast_validation as fv
 from judgebench.rlaif.config import dumps, load_config
 
 STUDY_CONFIG = "configs/smollm2-study.toml"
@@ -74,7 +75,7 @@ def test_saturating_fit_recovers_known_parameters():
 
 
 def test_leave_one_out_coverage_is_near_nominal_on_synthetic_cells():
-    v = fc.leave_one_out(_table(80, noise=3.0, seed=1), form="saturating", level=0.8)
+    v = fv.leave_one_out(_table(80, noise=3.0, seed=1), form="saturating", level=0.8)
     s = v.summary
     assert s["n_cells"] == 80 and 0.7 <= s["coverage"] <= 0.9
     assert s["n_large"] > 40 and s["median_rel_error_large"] < 0.25
@@ -86,7 +87,7 @@ def test_refit_on_synthetic_cells_writes_model_and_validation(tmp_path):
     _write_cell(study, "unfinished", 1, 0.6, 0.0, status="failed")  # ignored
     from judgebench.report.plots import forecast_validation_png
 
-    model, report = fc.refit(study, tmp_path / "model.json", draw=forecast_validation_png)
+    model, report = fv.refit(study, tmp_path / "model.json", draw=forecast_validation_png)
     t = fc.study_table(study)
     assert sorted(t["horizon"].unique()) == [2, 4] and t["cell"].nunique() == 6
     assert t["x"].round(3).tolist()[::2] == [0.0, 0.05, 0.2, 0.25, 0.35, 0.4]

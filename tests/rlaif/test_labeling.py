@@ -218,3 +218,23 @@ def test_name_based_self_preference_never_fires_inside_the_loop():
     a = labeling.judge_pairs(plain, pairs, orders="both", seed=0)
     b = labeling.judge_pairs(partial, pairs, orders="both", seed=0)
     assert np.allclose(a["p_1"], b["p_1"])
+
+
+def test_a_wrapped_simulated_judge_keeps_the_verifier_gold_term():
+    # biased:(simulated…) in the loop: the planted dose sits on a judge that still knows the
+    # right answer. Without the verifier, its labels would be coin flips on these pairs.
+    ts, pairs = _qa_pairs(n_variants=40)
+    bare = build_judge(loads("[judge]\nspec = 'simulated:noise=0.5,seed=7'"), ts)
+    wrapped = build_judge(loads(
+        "[judge]\nspec = 'biased:(simulated:noise=0.5,seed=7),listness=1.0'"), ts)
+    blind = build_judge(loads(
+        "[judge]\nspec = 'biased:(simulated:noise=0.5,seed=7),listness=1.0'\n"
+        "quality = 'none'"), ts)
+    accs = {}
+    for name, judge in {"bare": bare, "wrapped": wrapped, "blind": blind}.items():
+        v = labeling.judge_pairs(judge, pairs, orders="both", seed=0)
+        labels = labeling.preference_labels(labeling.apply_calibration(v, None))
+        accs[name] = label_accuracy(labels["p_judge"], labels["label"])[0]
+    # No response here is a list, so the listness dose changes no label.
+    assert accs["wrapped"] == pytest.approx(accs["bare"])
+    assert accs["wrapped"] > 0.85 and abs(accs["blind"] - 0.5) < 0.1, accs
