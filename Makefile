@@ -35,8 +35,10 @@ test-server: $(STAMP)
 		$(BIN)/pip install "llama-cpp-python[server]"
 	$(BIN)/python -m pytest -m server -s tests/judges/test_real_server.py
 
+# BENCH_ARGS picks items, e.g. make bench BENCH_ARGS="notebooks --notebook 03" (one notebook
+# at full size, timed; see bench/run.py).
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -4,6 +4,9 @@
     python -m bench.run --quick         a ~1 minute smoke run (tiny model, small sizes)
     python -m bench.run judge           item 1 only (also: audit, loop, client, summary)
     python -m bench.run judge --models tiny:0 --pairs 50 --repeats 5
+    python -m bench.run notebooks --notebook 03     one notebook at full size, timed (opt-in:
+                                                    not in "all"; also make bench
+                                                    BENCH_ARGS="notebooks --notebook 03")
 
 Speed claims live here, never in timed tests. Every figure is a ratio measured side by side in
 the same run, or a median with its interquartile range [q1, q3] over interleaved repeats.
@@ -23,13 +26,16 @@ from typing import Any
 from bench.common import RESULTS, machine_info, write_json
 
 ITEMS = ("judge", "audit", "loop", "client")
+#: Items run only when named: a full-size notebook takes minutes (notebook 01 audits SmolLM2).
+OPT_IN = ("notebooks",)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("item", nargs="?", default="all", choices=("all", *ITEMS, "summary"),
-                   help="which benchmark to run ('summary' rebuilds summary.md from the JSON)")
+    p.add_argument("item", nargs="?", default="all", choices=("all", *ITEMS, *OPT_IN, "summary"),
+                   help="which benchmark to run ('summary' rebuilds summary.md from the JSON; "
+                        "'notebooks' is opt-in, not part of 'all')")
     p.add_argument("--quick", action="store_true",
                    help="about a minute: tiny model only, small sizes (a smoke run, not figures)")
     p.add_argument("--full", action="store_true",
@@ -52,6 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--loop-set", action="append", default=[], metavar="KEY=VALUE",
                    help="item 3 override for the slow (non-tiny) configs, e.g. "
                         "policy.model=\"/path\" (repeatable)")
+    p.add_argument("--notebook", action="append", default=[], metavar="NAME",
+                   help="notebooks item: a notebook to run at full size, by name or prefix "
+                        "(e.g. 03; repeatable; default all three)")
     p.add_argument("--device", default=None, help="cpu / cuda (default: what models.py picks)")
     p.add_argument("--dtype", default=None, help="float32 / bfloat16 (default: per device)")
     p.add_argument("--prefix", default="", help="result file prefix (gpu.sh uses 'gpu-')")
@@ -110,6 +119,13 @@ def run_client(args: argparse.Namespace) -> dict[str, Any]:
     return openai_client.run(requests=100 if args.quick else 400, repeats=args.repeats)
 
 
+def run_notebooks(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import notebooks
+
+    # --quick runs them in the test suite's small setting (a smoke run of this item).
+    return notebooks.run(args.notebook or None, small=args.quick)
+
+
 def _load(args: argparse.Namespace, name: str) -> dict[str, Any] | None:
     path = args.out / f"{args.prefix}{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
@@ -117,11 +133,11 @@ def _load(args: argparse.Namespace, name: str) -> dict[str, Any] | None:
 
 def summary(args: argparse.Namespace) -> str:
     """summary.md from the result files that exist: machine, command, one table per item."""
-    from bench import audit_scale, judge_throughput, loop_overhead, openai_client
+    from bench import audit_scale, judge_throughput, loop_overhead, notebooks, openai_client
 
     parts = ["# judgebench benchmarks", ""]
     res = {n: _load(args, n) for n in ("judge_throughput", "audit_scale", "loop_overhead",
-                                       "openai_client")}
+                                       "openai_client", "notebooks")}
     first = next((r for r in res.values() if r), None)
     if first is None:
         return "# judgebench benchmarks\n\nNo results yet: run `make bench`.\n"
@@ -138,7 +154,8 @@ def summary(args: argparse.Namespace) -> str:
     for name, mod, title in (("judge_throughput", judge_throughput, "1. Judge throughput"),
                              ("audit_scale", audit_scale, "2. Audit scale"),
                              ("loop_overhead", loop_overhead, "3. Loop iteration"),
-                             ("openai_client", openai_client, "4. Served judge's HTTP client")):
+                             ("openai_client", openai_client, "4. Served judge's HTTP client"),
+                             ("notebooks", notebooks, "6. Notebooks, top to bottom")):
         if res[name]:
             r = res[name]
             load = (f"; load average {r['machine']['load_avg_1m']:.1f} before, "
@@ -166,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             res = run_audit(args, judge_res)
         elif item == "client":
             res = run_client(args)
+        elif item == "notebooks":
+            res = run_notebooks(args)
         else:
             res = run_loop(args)
         res.update(machine=info, command=command.strip(), quick=args.quick,
@@ -173,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                    # Other jobs on a shared machine: the load before and after the item.
                    load_avg_1m_end=os.getloadavg()[0] if hasattr(os, "getloadavg") else None)
         name = {"judge": "judge_throughput", "audit": "audit_scale", "loop": "loop_overhead",
-                "client": "openai_client"}[item]
+                "client": "openai_client", "notebooks": "notebooks"}[item]
         path = write_json(args.prefix + name, res, args.out)
         print(f"[bench] {item}: {res['elapsed_s']:.0f} s -> {path}", file=sys.stderr)
     text = summary(args)

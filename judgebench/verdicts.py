@@ -434,7 +434,12 @@ def _raw_to_text(value: object) -> str | None:
 
 
 def bundled_pairs() -> pd.DataFrame:
-    """The bundled pairs with gold labels (regenerate with scripts/make_data.py)."""
+    """The bundled pairs with gold labels (regenerate with scripts/make_data.py).
+
+    >>> pairs = bundled_pairs()
+    >>> {"pair_id", "prompt", "response_1", "response_2", "label"} <= set(pairs.columns)
+    True
+    """
     from importlib import resources
 
     path = resources.files("judgebench").joinpath("data/pairs.jsonl")

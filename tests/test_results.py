@@ -1,10 +1,11 @@
-"""Typed results (judgebench/results.py): today's JSON unchanged, one shape, save/load, versions."""
+"""Typed results (judgebench/results/): today's JSON unchanged, one shape, save/load, versions."""
 
 from __future__ import annotations
 
 import doctest
 import importlib
 import json
+import pkgutil
 import warnings
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import judgebench.results
 from judgebench.audit import run_audit
 from judgebench.calibration import Pipeline, run_calibration
 from judgebench.judges.simulated import simulate_verdicts
@@ -25,6 +27,8 @@ from judgebench.results import (
     CalibrationResult,
     RunResult,
     SweepResult,
+    grid_axes,
+    metrics_frame,
 )
 
 STUDY = Path(__file__).resolve().parents[1] / "studies" / "smollm2-verbosity"
@@ -229,6 +233,8 @@ def test_run_result_tables(tmp_path):
     assert m["position_channel"].tolist() == ["none"] * 3  # text is kept
     np.testing.assert_allclose(m["judge_length_slope_ci_high"], [0.3, 0.4, 0.5])
     assert m["judge_p_first_ci_low"].isna().all()
+    # The one rule for a run's rows: the report reads runs through the same function.
+    pd.testing.assert_frame_equal(m, metrics_frame(_loop_rows()))
     ms = run.tables["measures"]
     assert list(ms.columns[:len(RUN_MEASURE_COLUMNS)]) == list(RUN_MEASURE_COLUMNS)
     assert len(ms) == 6 and set(ms["measure"]) == {"judge_p_first", "judge_length_slope"}
@@ -382,9 +388,30 @@ def test_run_and_sweep_loads_name_the_version(tmp_path):
         SweepResult.load(tmp_path / "run")
 
 
-@pytest.mark.parametrize("module", ["judgebench", "judgebench.results", "judgebench.audit.suite",
+#: Every module of the results package (one per result type, and _base), found, not listed.
+RESULT_MODULES = ["judgebench.results", *(f"judgebench.results.{m.name}" for m in
+                                           pkgutil.iter_modules(judgebench.results.__path__))]
+
+
+def test_results_package_has_one_module_per_result_type():
+    assert RESULT_MODULES[1:] == ["judgebench.results._base", "judgebench.results.audit",
+                                  "judgebench.results.calibration", "judgebench.results.run",
+                                  "judgebench.results.sweep"]
+    # The public path is the package (and the top level): each type lives in its own module.
+    for name, module in (("AuditResult", "audit"), ("CalibrationResult", "calibration"),
+                         ("RunResult", "run"), ("SweepResult", "sweep")):
+        cls = getattr(judgebench.results, name)
+        assert cls.__module__ == f"judgebench.results.{module}"
+        assert getattr(importlib.import_module("judgebench"), name) is cls
+    assert set(judgebench.results.__all__) <= set(dir(judgebench.results))
+    assert grid_axes(["judge.verbosity", "seed", "run_dir", "final_gold_change"]) == [
+        "judge.verbosity"]
+
+
+@pytest.mark.parametrize("module", ["judgebench", *RESULT_MODULES, "judgebench.audit.suite",
                                     "judgebench.calibration.pipeline"])
 def test_doctests(module):
     """The examples in the docstrings of the result types and the five-line API run."""
-    failed, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
-    assert failed == 0
+    failed, tried = doctest.testmod(importlib.import_module(module),
+                                    optionflags=doctest.ELLIPSIS)
+    assert failed == 0 and tried > 0

@@ -114,8 +114,11 @@ class PooledClient:
     ``trust_env=False`` ignores proxy variables (right for a server on this machine). Through
     a proxy from the environment only httpx's per-operation timeouts apply.
 
-    >>> client = PooledClient(max_connections=8, timeout_s=60)  # doctest: +SKIP
-    >>> status, headers, body = client.post("http://127.0.0.1:8000/v1/chat/completions", b"{}")
+    >>> client = PooledClient(max_connections=8, timeout_s=60)
+    >>> client.timeout_s
+    60.0
+    >>> status, headers, body = client.post(  # doctest: +SKIP
+    ...     "http://127.0.0.1:8000/v1/chat/completions", b"{}")
     """
 
     def __init__(self, max_connections: int, timeout_s: float, trust_env: bool = True):

@@ -252,7 +252,12 @@ def _check_template(options: dict[str, Any]) -> None:
 
 
 def load_judge(spec: str | Path | Judge) -> Judge:
-    """A judge from a spec string, a TOML file with a [judge] table, or a Judge (returned as is)."""
+    """A judge from a spec string, a TOML file with a [judge] table, or a Judge (returned as is).
+
+    >>> judge = load_judge("simulated:position=1.0,seed=0")
+    >>> type(judge).__name__, load_judge(judge) is judge
+    ('SimulatedJudge', True)
+    """
     if isinstance(spec, Judge):
         return spec
     spec = str(spec)

@@ -194,7 +194,14 @@ class PositionDisplay(_Display):
     @classmethod
     def from_result(cls, result: AuditResult, *, ax: Any = None, panel: str | None = None
                     ) -> PositionDisplay:
-        """From an audit (its position.csv table, else the position rows of its measures)."""
+        """From an audit (its position.csv table, else the position rows of its measures).
+
+        >>> from judgebench.audit import run_audit
+        >>> from judgebench.judges.simulated import simulate_verdicts
+        >>> audit = run_audit(simulate_verdicts(60, seed=0, position=1.0), n_boot=20)
+        >>> PositionDisplay.from_result(audit, panel="p_first").ax_.get_title()
+        'P(answer shown first wins)'
+        """
         _expect(result, AuditResult, cls.__name__)
         table = result.csv_tables.get("position")
         if table is None:
@@ -205,7 +212,13 @@ class PositionDisplay(_Display):
     @classmethod
     def from_verdicts(cls, verdicts: pd.DataFrame, *, seed: int, n_boot: int = 1000,
                       ax: Any = None, panel: str | None = None) -> PositionDisplay:
-        """From a verdict table (both orders per pair): ``position_table`` with a pair bootstrap."""
+        """From a verdict table (both orders per pair): ``position_table`` with a pair bootstrap.
+
+        >>> from judgebench.judges.simulated import simulate_verdicts
+        >>> disp = PositionDisplay.from_verdicts(simulate_verdicts(40, seed=0), seed=0, n_boot=20)
+        >>> sorted(set(disp.position["measure"]) & {"position.p_first", "position.consistency"})
+        ['position.consistency', 'position.p_first']
+        """
         from judgebench.audit.position import position_table
 
         return cls(position_table(verdicts, n_boot=n_boot, seed=seed)).plot(ax, panel=panel)
@@ -241,7 +254,15 @@ class VerbosityDisplay(_Display):
     @classmethod
     def from_result(cls, result: AuditResult, *, ax: Any = None, panel: str | None = None
                     ) -> VerbosityDisplay:
-        """From an audit's verbosity_bins and padding tables."""
+        """From an audit's verbosity_bins and padding tables.
+
+        >>> from judgebench.audit import run_audit
+        >>> from judgebench.judges.simulated import simulate_verdicts
+        >>> audit = run_audit(simulate_verdicts(60, seed=0, verbosity=1.0), n_boot=20)
+        >>> disp = VerbosityDisplay.from_result(audit)   # verdicts only: no padding probes
+        >>> disp.padding is None, [a.get_title() for a in disp.axes_][0]
+        (True, 'Preference for the longer response')
+        """
         _expect(result, AuditResult, cls.__name__)
         return cls(result.csv_tables.get("verbosity_bins"),
                    result.csv_tables.get("padding")).plot(ax, panel=panel)
@@ -249,7 +270,14 @@ class VerbosityDisplay(_Display):
     @classmethod
     def from_verdicts(cls, verdicts: pd.DataFrame, *, seed: int, n_boot: int = 1000,
                       ax: Any = None, panel: str | None = None) -> VerbosityDisplay:
-        """From a verdict table: the length bins only (padding needs a judge to re-judge)."""
+        """From a verdict table: the length bins only (padding needs a judge to re-judge).
+
+        >>> from judgebench.judges.simulated import simulate_verdicts
+        >>> v = simulate_verdicts(60, seed=0, verbosity=1.0)
+        >>> disp = VerbosityDisplay.from_verdicts(v, seed=0, n_boot=20)
+        >>> disp.padding is None, {"bin", "p_prefer_longer", "n"} <= set(disp.bins.columns)
+        (True, True)
+        """
         from judgebench.audit.verbosity import length_bins_table
 
         return cls(length_bins_table(verdicts, n_boot=n_boot, seed=seed)).plot(ax, panel=panel)
@@ -305,7 +333,15 @@ class CalibrationDisplay(_Display):
     @classmethod
     def from_result(cls, result: CalibrationResult, *, ax: Any = None,
                     panel: str | None = None) -> CalibrationDisplay:
-        """From a calibration: its reliability table and its pooled held-out metrics."""
+        """From a calibration: its reliability table and its pooled held-out metrics.
+
+        >>> from judgebench.calibration import run_calibration
+        >>> from judgebench.judges.simulated import simulate_verdicts
+        >>> res = run_calibration(simulate_verdicts(200, seed=0, temperature=2.0),
+        ...                       ["temperature"], seed=0, n_boot=20)
+        >>> CalibrationDisplay.from_result(res, panel="ece").ax_.get_title()
+        'ECE (15 equal-width bins) — lower is better'
+        """
         _expect(result, CalibrationResult, cls.__name__)
         if result.reliability is None:
             raise ValueError("This CalibrationResult has no reliability table (reliability.csv"
@@ -318,7 +354,14 @@ class CalibrationDisplay(_Display):
     def from_verdicts(cls, verdicts: pd.DataFrame, *, seed: int, n_boot: int = 1000,
                       stage: str = "raw", ax: Any = None, panel: str | None = None
                       ) -> CalibrationDisplay:
-        """From labelled verdicts (``p_1`` against ``label``), drawn as one stage ``stage``."""
+        """From labelled verdicts (``p_1`` against ``label``), drawn as one stage ``stage``.
+
+        >>> from judgebench.judges.simulated import simulate_verdicts
+        >>> disp = CalibrationDisplay.from_verdicts(simulate_verdicts(80, seed=0), seed=0,
+        ...                                         n_boot=20, stage="my judge")
+        >>> disp.reliability["stage"].unique().tolist(), len(disp.axes_)
+        (['my judge'], 3)
+        """
         from judgebench.calibration.metrics import calibration_metrics, reliability_table
 
         est = calibration_metrics(verdicts, n_boot=n_boot, seed=seed)
@@ -374,7 +417,15 @@ class PropagationDisplay(_Display):
     @classmethod
     def from_result(cls, result: RunResult | Sequence[RunResult], *, ax: Any = None,
                     panel: str | None = None) -> PropagationDisplay:
-        """From one run, or several (one colour each, named by ``RunResult.name``)."""
+        """From one run, or several (one colour each, named by ``RunResult.name``).
+
+        >>> from judgebench.results import RunResult
+        >>> runs = [RunResult.from_rows([{"iteration": i, "length_chars_mean": 50.0 + d * i}
+        ...                              for i in range(3)], name=f"drift {d}") for d in (0, 9)]
+        >>> disp = PropagationDisplay.from_result(runs, panel="length")
+        >>> [t.get_text() for t in disp.ax_.get_legend().get_texts()]
+        ['drift 0', 'drift 9']
+        """
         runs = [result] if isinstance(result, RunResult) else list(result)
         for r in runs:
             _expect(r, RunResult, cls.__name__)
@@ -431,7 +482,18 @@ class DoseResponseDisplay(_Display):
     @classmethod
     def from_result(cls, result: SweepResult, *, ax: Any = None, panel: str | None = None
                     ) -> DoseResponseDisplay:
-        """From a sweep's study.json (its ``dose_response`` table)."""
+        """From a sweep's study.json (its ``dose_response`` table).
+
+        >>> import pandas as pd
+        >>> from judgebench.results import SweepResult
+        >>> curve = {"arm": {"calibration": "none"}, "metric": "gold_change", "points": [
+        ...     {"dose": 0.0, "mean": 0.0, "n": 3, "ci": [-0.1, 0.1]},
+        ...     {"dose": 3.0, "mean": -0.2, "n": 3, "ci": [-0.3, -0.1]}]}
+        >>> sweep = SweepResult(pd.DataFrame(), study={"dose_response": [curve], "n_seeds": 3})
+        >>> DoseResponseDisplay.from_result(sweep, panel="gold_change").n_seeds
+        3
+        """
+
         _expect(result, SweepResult, cls.__name__)
         if not (result.study or {}).get("dose_response"):
             raise ValueError(f"Sweep {result.name!r} has no dose-response in study.json (no "

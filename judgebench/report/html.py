@@ -31,7 +31,8 @@ import pandas as pd
 
 from judgebench.io import atomic_write
 from judgebench.report import plots, summary
-from judgebench.report.load import Section, find_sections, grid_axes
+from judgebench.report.load import Section, find_sections
+from judgebench.results import grid_axes
 
 #: Packages whose versions the report records (at the time the report is written).
 VERSIONED = ("judgebench", "torch", "transformers", "trl", "numpy", "pandas", "matplotlib")

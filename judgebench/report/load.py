@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from judgebench.results import grid_axes, metrics_frame
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -221,7 +223,7 @@ def read_train(path: Path, name: str) -> Section:
         sec.data["config_text"], sec.data["config"] = config
     rows = _read(sec, "metrics.jsonl", lambda p: _jsonl(p, sec),
                  "the run stopped before its first iteration was measured")
-    sec.tables["metrics"] = metrics_frame(rows or [])
+    sec.tables["metrics"] = metrics_frame(_numbers(rows or []))
     n_iter = sec.data.get("config", {}).get("run", {}).get("n_iterations")
     done = sorted(sec.tables["metrics"]["iteration"].dropna().astype(int).unique()) \
         if "iteration" in sec.tables["metrics"] else []
@@ -250,23 +252,14 @@ def _jsonl(path: Path, sec: Section) -> list[dict]:
     return rows
 
 
-def metrics_frame(rows: list[dict]) -> pd.DataFrame:
-    """metrics.jsonl rows as a table; nested {"estimate", "ci", "n"} values become
-    ``key`` (the estimate), ``key_ci_low`` and ``key_ci_high`` columns."""
-    flat = []
-    for row in rows:
-        out: dict[str, Any] = {}
-        for key, value in row.items():
-            if isinstance(value, dict) and "estimate" in value:
-                est = _estimate(value)
-                out[key], out[f"{key}_ci_low"], out[f"{key}_ci_high"] = (
-                    est["estimate"], est["ci_low"], est["ci_high"])
-            elif isinstance(value, (int, float)) or value is None:
-                out[key] = np.nan if value is None else value
-        flat.append(out)
-    frame = pd.DataFrame(flat)
-    return frame.sort_values("iteration", kind="stable").reset_index(drop=True) \
-        if "iteration" in frame else frame
+def _numbers(rows: list[dict]) -> list[dict]:
+    """metrics.jsonl rows as the report reads them: text left out, null as NaN.
+
+    The table itself is the results layer's :func:`~judgebench.results.metrics_frame` (one
+    rule for a run's rows); the report's run tables and findings have always held numbers only.
+    """
+    return [{k: np.nan if v is None else v for k, v in row.items() if not isinstance(v, str)}
+            for row in rows]
 
 
 def _ranges(values: list[int]) -> str:
@@ -299,12 +292,6 @@ def read_sweep(path: Path, name: str) -> Section:
         sec.runs = [read_train(p, p.name) for p in sorted(runs.iterdir())
                     if p.is_dir() and dir_kind(p) == "train"]
     return sec
-
-
-def grid_axes(columns: list[str]) -> list[str]:
-    """The grid-axis columns of sweep.csv (everything but seed, run_dir and the metrics)."""
-    return [c for c in columns if c not in ("seed", "n_iterations")
-            and not c.startswith(("final_", "mean_", "run_"))]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 
+from judgebench.results import grid_axes, study_tables
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -675,8 +677,6 @@ def draw_sweep(ax: Any, sweep: pd.DataFrame, propagation: dict | None = None,
     if bias_axis not in sweep.columns:
         _empty(ax, f"no {bias_axis} axis in sweep.csv: nothing to plot against")
         return
-    from judgebench.report.load import grid_axes
-
     col, coef, title, ylabel, unit = SWEEP_PANELS[panel]
     others = [a for a in grid_axes(list(sweep.columns)) if a != bias_axis]
     groups = list(sweep.groupby(others, sort=False)) if others else [((), sweep)]
@@ -725,8 +725,6 @@ def dose_response_figure(study: dict, dose_label: str | None = None) -> Figure:
     """A study's dose-response curves (study.json, rlaif/study.py): per arm and metric, the
     mean over seeds at each injected dose with its 95% t-interval; the legend gives n and the
     lack-of-fit p of a straight line."""
-    from judgebench.results import study_tables
-
     return dose_response_table_figure(study_tables(study)["dose_response"],
                                       dose=dose_label or study.get("dose_axis") or "dose",
                                       n_seeds=study.get("n_seeds"))

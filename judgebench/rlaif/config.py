@@ -3,9 +3,10 @@
 A config file has the sections below; every key is optional (the defaults are the tiny test
 loop). Unknown keys are an error that names the key, the section and the allowed keys. Two
 sections are passed through to TRL instead of being copied here: ``[trainer]`` (extra keyword
-arguments of the policy trainer's config: DPOConfig, GRPOConfig or RLOOConfig) and
-``[reward_trainer]`` (RewardConfig). Cross-field checks live in one place,
-:meth:`LoopConfig.check`.
+arguments of the policy trainer's config: DPOConfig, GRPOConfig or RLOOConfig),
+``[reward_trainer]`` (RewardConfig) and ``[vllm]`` (extra keyword arguments of the sampling
+engine, ``vllm.LLM``, with ``[sampling] backend = "vllm"``). Cross-field checks live in one
+place, :meth:`LoopConfig.check`.
 
 >>> cfg = loads("[optimize]\\nalgorithm = 'dpo'\\n[judge]\\nspec = 'simulated:verbosity=2.0'")
 >>> cfg.optimize.algorithm, cfg.judge.spec
@@ -87,7 +88,10 @@ class SamplingConfig:
     top_p: float = 1.0  #: nucleus sampling
     eval_temperature: float = 1.0  #: temperature on held-out prompts (0 = greedy)
     batch_size: int = 64  #: prompts per generate() call
-    backend: str = "hf"  #: "hf" (transformers generate) or "vllm" (if installed)
+    #: "hf" (transformers generate) or "vllm": one vLLM engine for the run, each iteration's
+    #: policy as a LoRA adapter on it or its weights reloaded into it (rlaif/vllm_engine.py);
+    #: GRPO/RLOO then also generate their rollouts with vLLM (TRL's colocate mode)
+    backend: str = "hf"
 
 
 @dataclass
@@ -180,12 +184,19 @@ _SECTIONS: dict[str, type] = {
     "judge": JudgeConfig, "calibration": CalibrationConfig, "labeling": LabelingConfig,
     "optimize": OptimizeConfig, "instrument": InstrumentConfig,
 }
-_PASSTHROUGH = ("trainer", "reward_trainer")
+_PASSTHROUGH = ("trainer", "reward_trainer", "vllm")
 #: Sections that may change when a run resumes: they only shape steps not yet run.
 RESUMABLE_CHANGES = {"run.debug_kill_after", "run.progress", "run.n_iterations",
                      "run.report_to", "run.keep_last"}
 TRACKERS = ("none", "tensorboard", "wandb", "trackio")
-RESUMABLE_SECTIONS = {"optimize", "trainer", "reward_trainer", "instrument"}
+RESUMABLE_SECTIONS = {"optimize", "trainer", "reward_trainer", "instrument", "vllm"}
+#: The largest LoRA rank any vLLM release takes as max_lora_rank (vllm.config.lora).
+VLLM_MAX_LORA_RANK = 512
+#: [vllm] keys the loop sets itself, and where they come from.
+VLLM_OWN_KEYS = {"model": "the run's checkpoints", "tokenizer": "the run's checkpoints",
+                 "seed": "[run] seed", "dtype": "[run] dtype", "enable_lora": "[policy] lora",
+                 "max_lora_rank": "[policy] lora_r", "max_loras": "[policy] lora",
+                 "worker_extension_cls": "the loop's weight reload"}
 
 
 @dataclass
@@ -203,6 +214,7 @@ class LoopConfig:
     instrument: InstrumentConfig = field(default_factory=InstrumentConfig)
     trainer: dict[str, Any] = field(default_factory=dict)  #: extra kwargs of the TRL config
     reward_trainer: dict[str, Any] = field(default_factory=dict)  #: extra RewardConfig kwargs
+    vllm: dict[str, Any] = field(default_factory=dict)  #: extra vllm.LLM kwargs (backend vllm)
 
     def check(self) -> LoopConfig:
         """Every cross-field rule, in one place; returns self or raises ValueError."""
@@ -271,7 +283,32 @@ class LoopConfig:
         for key in ("bf16", "fp16") if self.run.device == "cpu" else ():
             if self.trainer.get(key):
                 raise ValueError(f"[trainer] {key} = true needs a GPU but [run] device = 'cpu'.")
+        self._check_vllm()
         return self
+
+    def _check_vllm(self) -> None:
+        """The combinations [sampling] backend = "vllm" cannot sample, refused before a run."""
+        if self.sampling.backend != "vllm":
+            if self.vllm:
+                raise ValueError(f"[vllm] {sorted(self.vllm)} configures the vLLM sampling "
+                                 "engine, but [sampling] backend = 'hf'; set backend = 'vllm' "
+                                 "or remove the [vllm] table.")
+            return
+        if self.policy.model.startswith("tiny"):
+            raise ValueError(
+                f"[sampling] backend = 'vllm' cannot sample [policy] model = "
+                f"{self.policy.model!r}: the tiny random models are test fixtures for the hf "
+                "backend, not models vLLM serves. Use backend = 'hf', or a real policy (a "
+                "model folder, a hub id, bundled:smollm2).")
+        if self.policy.lora and self.policy.lora_r > VLLM_MAX_LORA_RANK:
+            raise ValueError(
+                f"[policy] lora_r = {self.policy.lora_r} is above the largest LoRA rank vLLM "
+                f"serves ({VLLM_MAX_LORA_RANK}), so [sampling] backend = 'vllm' cannot load the "
+                f"adapters. Lower lora_r to <= {VLLM_MAX_LORA_RANK} or use backend = 'hf'.")
+        own = sorted(set(self.vllm) & set(VLLM_OWN_KEYS))
+        if own:
+            raise ValueError(f"[vllm] {own} are set by the loop (" + "; ".join(
+                f"{k}: {VLLM_OWN_KEYS[k]}" for k in own) + "); remove them from [vllm].")
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain dict (the TOML layout; judge options flattened into [judge])."""
@@ -447,6 +484,8 @@ def dumps(cfg: LoopConfig) -> str:
     """The config as TOML text (round-trips through :func:`loads`)."""
     lines: list[str] = []
     for section, table in cfg.to_dict().items():
+        if section == "vllm" and not table:
+            continue  # a run without vLLM keeps the config.toml it always had
         lines.append(f"[{section}]")
         lines.extend(f"{key} = {_toml_value(value)}" for key, value in table.items())
         lines.append("")

@@ -22,6 +22,10 @@ why (each is a silent failure otherwise; docs/design/rlaif-loop.md):
   for ``reference = "initial"`` the copy is removed again (:func:`use_base_reference`).
 * A non-finite loss stops training with :class:`NonFiniteLossError` before any checkpoint is
   written, so the run directory stays resumable.
+* ``[sampling] backend = "vllm"``: GRPO/RLOO generate their rollouts with vLLM too
+  (``use_vllm=True``, ``vllm_mode="colocate"``: TRL's own engine in the training process,
+  whose weights TRL syncs each step; :func:`vllm_rollout_args`), and that engine is dropped
+  when the update ends (:func:`release_rollout_engine`), not whenever the trainer is collected.
 * Every trainer's logs (``logging_steps=1``: each step's loss dict) go to the run's log file,
   RUN_DIR/train.log, and reach the terminal only with ``--verbose`` (:func:`quiet`,
   rlaif/runlog.py).
@@ -260,6 +264,8 @@ def build_rl_trainer(
     extra.setdefault("num_generations", g)
     extra.setdefault("max_completion_length", cfg.sampling.max_new_tokens)
     extra.setdefault("temperature", cfg.sampling.temperature)
+    for key, value in vllm_rollout_args(cfg, Config).items():
+        extra.setdefault(key, value)  # [trainer] use_vllm = false still wins
     args = Config(**common_args(cfg, out_dir, seed=seed, device=device, dtype=dtype,
                                 learning_rate=cfg.optimize.learning_rate,
                                 epochs=cfg.optimize.epochs, batch_size=batch, extra=extra))
@@ -276,6 +282,48 @@ def build_rl_trainer(
     if is_peft(model) and lora_reference == "base":
         use_base_reference(trainer)
     return quiet(trainer, cfg)
+
+
+def vllm_rollout_args(cfg: LoopConfig, config_class: type) -> dict[str, Any]:
+    """TRL config keys that make GRPO/RLOO roll out with vLLM when the loop samples with it.
+
+    Empty with ``[sampling] backend = "hf"``, or when the installed TRL's config has no
+    ``use_vllm`` field. Colocate mode: TRL builds its engine in the training process and syncs
+    the policy's weights into it (merged adapters with LoRA) before generating.
+
+    >>> from trl import GRPOConfig
+    >>> vllm_rollout_args(LoopConfig(), GRPOConfig)
+    {}
+    """
+    import dataclasses
+
+    if cfg.sampling.backend != "vllm":
+        return {}
+    names = {f.name for f in dataclasses.fields(config_class)}
+    if "use_vllm" not in names:
+        return {}
+    out: dict[str, Any] = {"use_vllm": True}
+    if "vllm_mode" in names:
+        out["vllm_mode"] = "colocate"
+    return out
+
+
+def release_rollout_engine(trainer: Any) -> None:
+    """Drop a GRPO/RLOO trainer's colocated vLLM engine and give its GPU memory back now.
+
+    A no-op for a trainer without one (DPO, or rollouts with transformers).
+
+    >>> release_rollout_engine(object())
+    """
+    generation = getattr(trainer, "vllm_generation", None)
+    if getattr(generation, "llm", None) is None:
+        return
+    import gc
+
+    generation.llm = None
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def train_rl(*args, **kwargs):

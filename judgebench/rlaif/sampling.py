@@ -3,7 +3,8 @@
 Prompts are rendered with the tokenizer's chat template (one user turn, generation prompt on),
 left-padded and generated in batches. The same seed, prompts and batch size give the same
 responses, which is what makes a resumed run match an uninterrupted one. vLLM is an optional
-backend for large runs (``[sampling] backend = "vllm"``); it is imported only when asked for.
+backend for large runs (``[sampling] backend = "vllm"``; the engine's lifetime and each
+iteration's policy on it: rlaif/vllm_engine.py); it is imported only when asked for.
 
 >>> from judgebench.models import load_model
 >>> m = load_model("tiny:0")
@@ -94,7 +95,7 @@ def generate(
 
 
 def generate_vllm(
-    model_path: str,
+    llm: Any,
     tokenizer: Any,
     prompts: Sequence[str],
     *,
@@ -103,25 +104,38 @@ def generate_vllm(
     temperature: float = 1.0,
     top_p: float = 1.0,
     seed: int,
-    dtype: str = "auto",
+    lora_request: Any = None,
+    progress: bool = False,
 ) -> list[dict[str, Any]]:
-    """The same output as :func:`generate`, from a saved checkpoint through vLLM (if installed)."""
-    try:
-        from vllm import LLM, SamplingParams
-    except ImportError:
-        raise ImportError(
-            "[sampling] backend = 'vllm' needs vLLM: pip install vllm (CUDA only). Or use "
-            "backend = 'hf'."
-        ) from None
-    llm = LLM(model=model_path, dtype=dtype, seed=seed)
-    params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens,
-                            seed=seed)
-    results = llm.generate([render_prompt(tokenizer, p) for p in prompts], params)
+    """The same rows as :func:`generate`, from a vLLM engine (``vllm.LLM``, if installed).
+
+    ``lora_request`` (a ``vllm.lora.request.LoRARequest``) samples with that adapter on the
+    engine's weights; rlaif/vllm_engine.py keeps one engine per run and gives each iteration's.
+    The prompts go in as token ids rendered exactly as :func:`generate` renders them (chat
+    template, no added special tokens), and the responses are cut at the tokenizer's EOS and
+    decoded with the same tokenizer, so both backends count and decode alike.
+
+    >>> rows = generate_vllm(engine.llm, tok, ["Say hi."], n=2, seed=0)   # doctest: +SKIP
+    """
+    if seed is None:
+        raise ValueError("generate_vllm needs an int seed (no silent random default).")
+    from judgebench.rlaif.vllm_engine import import_vllm
+
+    vllm = import_vllm()
+    eos = tokenizer.eos_token_id
+    params = vllm.SamplingParams(n=n, temperature=temperature, top_p=top_p,
+                                 max_tokens=max_new_tokens, seed=seed,
+                                 stop_token_ids=None if eos is None else [eos])
+    inputs = [{"prompt_token_ids": tokenizer(render_prompt(tokenizer, p),
+                                             add_special_tokens=False)["input_ids"]}
+              for p in prompts]
+    results = llm.generate(inputs, params, lora_request=lora_request, use_tqdm=progress)
     out = []
     for i, res in enumerate(results):
         for c, comp in enumerate(res.outputs):
-            out.append({"prompt_index": i, "candidate": c, "response": comp.text,
-                        "n_tokens": len(comp.token_ids),
-                        "truncated": comp.finish_reason == "length"})
-    del llm  # free the GPU for training
+            ids = list(comp.token_ids)
+            n_tok = ids.index(eos) if eos in ids else len(ids)  # vLLM may keep the EOS token
+            out.append({"prompt_index": i, "candidate": c,
+                        "response": tokenizer.decode(ids[:n_tok], skip_special_tokens=True),
+                        "n_tokens": n_tok, "truncated": comp.finish_reason == "length"})
     return out

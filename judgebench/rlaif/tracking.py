@@ -4,8 +4,8 @@ A TRL trainer with ``report_to`` set opens its own tracker run (and restarts its
 each time it is built; the loop builds one per iteration, so the loop's trainers keep
 ``report_to="none"`` and a :class:`TrackerCallback` forwards their logs to the loop's single
 tracker instead. One step axis serves the whole run: the policy's optimizer steps summed over
-the iterations before (``Run.tracker_step``), so iteration i's propagation metrics sit at the
-step where policy i was saved and its training logs follow them.
+the iterations before (``RunDir.tracker_step``), so iteration i's propagation metrics sit at
+the step where policy i was saved and its training logs follow them.
 
     tracker = open_tracker("tensorboard", run_dir, config_dict)   # or "wandb", "trackio"
     tracker.log({"propagation/length_drift_chars": 3.1}, step=12)

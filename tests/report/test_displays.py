@@ -4,6 +4,8 @@ the report, from_verdicts, column checks, and inline PNG in notebooks."""
 from __future__ import annotations
 
 import doctest
+import importlib
+import pkgutil
 from pathlib import Path
 
 import matplotlib
@@ -13,6 +15,7 @@ import pytest
 from matplotlib.figure import Figure
 
 import judgebench
+import judgebench.report
 from judgebench.judges.simulated import simulate_verdicts
 from judgebench.report import displays, plots
 from judgebench.report.displays import (
@@ -204,10 +207,11 @@ def test_exported_from_the_package_lazily() -> None:
     assert judgebench.RunResult is RunResult and judgebench.SweepResult is SweepResult
 
 
-def test_doctests() -> None:
-    failed, _ = doctest.testmod(displays, optionflags=doctest.ELLIPSIS)
-    assert failed == 0
-    failed, _ = doctest.testmod(plots)
+@pytest.mark.parametrize("module", [f"judgebench.report.{m.name}" for m in
+                                    pkgutil.iter_modules(judgebench.report.__path__)])
+def test_doctests(module: str) -> None:
+    """Every report module's examples run in `make test` (the Displays' and the panels' too)."""
+    failed, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert failed == 0
 
 

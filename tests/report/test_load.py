@@ -13,7 +13,6 @@ from judgebench.report.load import (
     agreement_matrix,
     dir_kind,
     find_sections,
-    metrics_frame,
     read_train,
 )
 
@@ -83,14 +82,18 @@ def test_cut_off_metrics_line_is_skipped_and_listed(tmp_path: Path, make_run) ->
     assert any("line 3 is not valid JSON" in m for m in sec.missing)
 
 
-def test_metrics_frame_flattens_estimates_and_nulls() -> None:
-    rows = [{"iteration": 1, "gold_mean": None,
+def test_run_table_flattens_estimates_and_keeps_numbers_only(make_run, tmp_path) -> None:
+    # The flattening is the results layer's metrics_frame; the report keeps numbers only.
+    rows = [{"iteration": 1, "gold_mean": None, "position_channel": "none",
              "judge_p_first": {"estimate": 0.6, "ci": [0.5, None], "n": 9}},
             {"iteration": 0, "gold_mean": 0.5, "note": "text is dropped"}]
-    m = metrics_frame(rows)
+    run = make_run(tmp_path / "run", n_rows=0, n_iterations=1, drift=0.0)
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    m = read_train(run, "run").tables["metrics"]
     assert list(m["iteration"]) == [0, 1]  # sorted
     assert np.isnan(m.loc[1, "gold_mean"]) and m.loc[1, "judge_p_first"] == 0.6
-    assert np.isnan(m.loc[1, "judge_p_first_ci_high"]) and "note" not in m
+    assert np.isnan(m.loc[1, "judge_p_first_ci_high"])
+    assert "note" not in m and "position_channel" not in m
 
 
 def test_unreadable_audit_json_is_listed(results: Path, copy_of) -> None:

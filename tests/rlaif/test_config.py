@@ -130,3 +130,28 @@ def test_trainer_keys_checked_against_trl():
         check_trainer_keys(loads("[trainer]\nmax_grad_nrm = 1.0"))
     with pytest.raises(ValueError, match=r"\[reward_trainer\].*RewardConfig"):
         check_trainer_keys(loads("[optimize]\nalgorithm = 'rm+rloo'\n[reward_trainer]\nfoo = 1"))
+
+
+@pytest.mark.parametrize("sets, match", [
+    (["policy.model=tiny:0"], r"backend = 'vllm' cannot sample \[policy\] model = 'tiny:0'.*"
+                              r"Use backend = 'hf'"),
+    (["policy.lora=true", "policy.lora_r=1024"], r"lora_r = 1024 is above the largest LoRA "
+                                                 r"rank vLLM serves \(512\).*Lower lora_r"),
+    (["vllm.max_lora_rank=64", "vllm.seed=3"], r"\[vllm\] \['max_lora_rank', 'seed'\] are set "
+                                               r"by the loop.*remove them"),
+    (["sampling.backend=hf", "vllm.gpu_memory_utilization=0.5"],
+     r"\[vllm\] \['gpu_memory_utilization'\] configures the vLLM sampling engine, but "
+     r"\[sampling\] backend = 'hf'"),
+])
+def test_vllm_combinations_that_cannot_work_are_refused(sets, match):
+    base = ["sampling.backend=vllm", 'policy.model="Qwen/Qwen2.5-0.5B-Instruct"']
+    with pytest.raises(ValueError, match=match):
+        load_config(CONFIGS / "tiny.toml", [*base, *sets])
+
+
+def test_a_vllm_config_round_trips_and_an_empty_vllm_table_is_not_written():
+    cfg = load_config(CONFIGS / "tiny.toml", ["sampling.backend=vllm", "policy.lora=true",
+                                              'policy.model="Qwen/Qwen2.5-0.5B-Instruct"',
+                                              "vllm.gpu_memory_utilization=0.5"])
+    assert loads(dumps(cfg)).vllm == {"gpu_memory_utilization": 0.5}
+    assert "[vllm]" not in dumps(load_config(CONFIGS / "tiny.toml"))  # hf runs: as before

@@ -46,11 +46,11 @@ def test_the_reference_is_the_policy_it_names(trained_once, algorithm, reference
     cfg = load_config(CONFIG, [*sets, f"optimize.algorithm={algorithm}",
                                f"optimize.reference={reference}"])
     run = Run(cfg, out)
-    trainer, _ = run.build_trainer(1)  # the update from policy 1 to policy 2
-    ids = run.tokenizer(["Name three colours of the rainbow, briefly."],
+    trainer, _ = run.steps["train"].build_trainer(1)  # the update from policy 1 to policy 2
+    ids = run.policies.tokenizer(["Name three colours of the rainbow, briefly."],
                         return_tensors="pt")["input_ids"]
     ref = reference_logprobs(trainer, ids)
-    policy = {j: _logprobs(run.load_policy(j), ids) for j in (0, 1)}
+    policy = {j: _logprobs(run.policies.load(j), ids) for j in (0, 1)}
     want, other = (0, 1) if reference == "initial" else (1, 0)
     assert torch.allclose(ref, policy[want], atol=1e-6, rtol=0)
     assert not torch.allclose(ref, policy[other], atol=1e-3)  # policy 1 moved away from 0
@@ -70,6 +70,6 @@ def test_the_initial_policy_is_saved_in_the_training_dtype(tmp_path):
     from safetensors import safe_open
 
     run = Run(load_config(CONFIG, ["run.dtype=bfloat16", "run.device=cpu"]), tmp_path)
-    with safe_open(str(run.policy_dir(0) / "model.safetensors"), "pt") as f:
+    with safe_open(str(run.dir.policy_dir(0) / "model.safetensors"), "pt") as f:
         dtypes = {f.get_tensor(k).dtype for k in f.keys()}
     assert dtypes == {torch.bfloat16}

@@ -1,4 +1,5 @@
-"""Generation: seeded, batched, k candidates per prompt; the vLLM path is import-guarded."""
+"""Generation: seeded, batched, k candidates per prompt; the vLLM path is import-guarded
+(the vLLM engine itself, against a fake vllm module: test_vllm_engine.py)."""
 
 from __future__ import annotations
 
@@ -47,4 +48,4 @@ def test_vllm_backend_is_import_guarded(tiny):
     if importlib.util.find_spec("vllm") is not None:
         pytest.skip("vLLM is installed here")
     with pytest.raises(ImportError, match=r"backend = 'vllm' needs vLLM"):
-        generate_vllm("unused", tiny.tokenizer, ["q"], seed=0)
+        generate_vllm(None, tiny.tokenizer, ["q"], seed=0)  # the engine: tests/rlaif/test_vllm_engine.py
