@@ -515,7 +515,7 @@ def _join_prose(lines: list[str]) -> list[str]:
 
 _MAIN_EPILOG = """\
 a first hour (the bundled pairs and model; no GPU, nothing downloaded):
-  judgebench judge --judge bundled:smollm2 --pairs judgebench/data/pairs.jsonl --out v.parquet
+  judgebench judge --judge bundled:smollm2 --pairs data/pairs.jsonl --out v.parquet
   judgebench audit --verdicts v.parquet --out audit/
   judgebench calibrate --verdicts v.parquet --steps swap,temperature --out calib/
   judgebench report audit/
@@ -784,7 +784,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "estimators recover each planted dose within their 95% interval "
                     "(judgebench/audit/validate.py). Prints a table (--json: validate.json).",
         epilog=_judge_epilog(
-            "  judgebench validate --pairs judgebench/data/pairs.jsonl --judge simulated:seed=0\n"
+            "  judgebench validate --pairs data/pairs.jsonl --judge simulated:seed=0\n"
             "  judgebench validate --pairs pairs.jsonl --judge bundled:smollm2 --out validate/ "
             "--n-boot 200\n"
             "  judgebench validate --pairs pairs.csv --judge judge.toml --json"))

@@ -442,5 +442,5 @@ def bundled_pairs() -> pd.DataFrame:
     """
     from importlib import resources
 
-    path = resources.files("judgebench").joinpath("data/pairs.jsonl")
+    path = resources.files("judgebench.data").joinpath("pairs.jsonl")
     return validate_pairs(load_table(Path(str(path))))

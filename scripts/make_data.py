@@ -1,7 +1,7 @@
 """Regenerate the bundled tasks and pairs: `python scripts/make_data.py`.
 
-Writes judgebench/data/tasks.jsonl (prompts with verifiable gold, split train/eval) and
-judgebench/data/pairs.jsonl (pairs with gold labels from the verifiers). Deterministic (seed 0).
+Writes data/tasks.jsonl (prompts with verifiable gold, split train/eval) and
+data/pairs.jsonl (pairs with gold labels from the verifiers). Deterministic (seed 0).
 
 The tasks come in two groups. The first (capital/symbol QA, arithmetic, IFEval-style
 constraints; 144 tasks) also yields the 336 bundled pairs, unchanged since they were first
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from judgebench.judges.verifiers import Task, gold_score
 
-OUT = Path(__file__).resolve().parents[1] / "judgebench" / "data"
+OUT = Path(__file__).resolve().parents[1] / "data"
 
 CAPITALS = [
     ("France", "Paris", "Lyon"), ("Japan", "Tokyo", "Osaka"), ("Italy", "Rome", "Milan"),

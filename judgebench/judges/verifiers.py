@@ -124,7 +124,7 @@ def gold_score(task: Task, response: str) -> float:
 def load_tasks(path: str | Path | None = None) -> list[Task]:
     """Tasks from a JSONL file; the bundled task set when ``path`` is None."""
     if path is None:
-        text = resources.files("judgebench").joinpath("data/tasks.jsonl").read_text("utf-8")
+        text = resources.files("judgebench.data").joinpath("tasks.jsonl").read_text("utf-8")
     else:
         text = Path(path).read_text("utf-8")
     tasks = [Task.from_dict(json.loads(line)) for line in text.splitlines() if line.strip()]

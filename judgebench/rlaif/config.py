@@ -69,7 +69,7 @@ class PolicyConfig:
 
 @dataclass
 class TasksConfig:
-    """[tasks]: prompts with verifiable gold (judgebench/data/tasks.jsonl when path is "")."""
+    """[tasks]: prompts with verifiable gold (data/tasks.jsonl when path is "")."""
 
     path: str = ""  #: a tasks JSONL file; "" = the bundled 144 tasks
     kinds: list[str] = field(default_factory=list)  #: keep only these kinds ([] = all)

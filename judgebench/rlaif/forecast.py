@@ -29,6 +29,7 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from scipy import optimize as sopt
 from scipy import stats as sps
 
 #: The model shipped with judgebench (fitted on the committed SmolLM2 study).
-BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "data" / "forecast.json"
+BUNDLED_MODEL = Path(str(resources.files("judgebench.data").joinpath("forecast.json")))
 #: Config fields a model is fitted for: a value outside the training cells' is an extrapolation.
 DOMAIN_KEYS = ("policy.model", "policy.lora", "tasks.path", "tasks.kinds",
                "tasks.n_train_prompts", "sampling.k", "sampling.max_new_tokens",

@@ -1,6 +1,6 @@
 """Prompt sets with verifiable gold for the loop: train prompts to learn on, eval prompts to measure.
 
-The bundled set (judgebench/data/tasks.jsonl) holds short factual QA with a word limit,
+The bundled set (data/tasks.jsonl) holds short factual QA with a word limit,
 arithmetic and IFEval-style constraints (word counts, keywords, bullet counts, no commas), each
 with its verifier (judges.verifiers.Task). A user file may also hold prompt-only rows
 (``{"prompt": ..., "split": ...}``); they have no gold, which is fine unless a gold metric is

@@ -24,7 +24,7 @@ from judgebench.audit.suite import run_audit
 from judgebench.cli import main
 from judgebench.judges.simulated import simulate_verdicts
 
-PAIRS = Path(__file__).resolve().parents[2] / "judgebench" / "data" / "pairs.jsonl"
+PAIRS = Path(__file__).resolve().parents[2] / "data" / "pairs.jsonl"
 
 
 def test_bh_q_values_match_scipy_and_skip_nan():

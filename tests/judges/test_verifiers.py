@@ -40,7 +40,7 @@ def test_bundled_tasks_and_pairs_agree():
     tasks = load_tasks()
     assert len(tasks) > 100 and {t.split for t in tasks} == {"train", "eval"}
     from importlib import resources
-    pairs = pd.read_json(resources.files("judgebench") / "data/pairs.jsonl", lines=True)
+    pairs = pd.read_json(resources.files("judgebench.data") / "pairs.jsonl", lines=True)
     assert len(pairs) >= 300
     v = VerifierJudge().judge(pairs, progress=False)
     assert not v.failed.any()
