@@ -31,12 +31,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, response1_wins
+from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, pairs_of, response1_wins
 from judgebench.probability import gold_p1
 from judgebench.stats import (
     Estimate,
     bootstrap_ci,
-    per_pair,
     shared_clusters,
     weighted_ratio,
 )
@@ -177,9 +176,13 @@ def agreement(
     }
 
 
-def agreement_table(verdicts: pd.DataFrame, *, n_boot: int = 1000, seed: int) -> pd.DataFrame:
-    """Agreement measures per judge as a long table; skipped (with a note) without gold labels."""
-    pp = per_pair(verdicts, ["label", "prompt"])
+def agreement_table(verdicts: pd.DataFrame, *, n_boot: int = 1000, seed: int,
+                    pp: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Agreement measures per judge as a long table; skipped (with a note) without gold labels.
+
+    ``pp``: this table's :func:`~judgebench.stats.per_pair` when already built (run_audit).
+    """
+    pp = pairs_of(verdicts, ["label", "prompt"], pp)
     names = AGREEMENT_MEASURES + tuple(f"protocols.{m}" for m in PROTOCOL_MEASURES)
     rows: list[dict] = []
     for judge, grp in pp.groupby("judge", sort=True):
@@ -207,13 +210,14 @@ def agreement_table(verdicts: pd.DataFrame, *, n_boot: int = 1000, seed: int) ->
 # Panels of judges: Krippendorff's alpha
 
 
-def panel_classes(verdicts: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
+def panel_classes(verdicts: pd.DataFrame, pp: pd.DataFrame | None = None
+                  ) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Each judge's combined verdict class per pair: (table pair_id x judge, prompt clusters).
 
     The table holds R1, R2, TIE (:func:`combined_class`: both orders agree, else a tie; one
     valid order gives its class) and NaN where the judge has no valid verdict on the pair. The
     clusters are the pairs' prompts when some pairs share one (else None), in the table's row
-    order.
+    order. ``pp``: ``per_pair(verdicts, ["prompt"])`` when already built.
 
     >>> v = pd.DataFrame({"pair_id": ["a", "a", "a", "a"], "judge": ["j", "j", "k", "k"],
     ...                   "order": ["12", "21"] * 2, "p_first": [0.9, 0.2, 0.5, np.nan],
@@ -221,7 +225,7 @@ def panel_classes(verdicts: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | No
     >>> panel_classes(v)[0].values.tolist()
     [[0.0, 2.0]]
     """
-    pp = per_pair(verdicts, ["prompt"])
+    pp = pairs_of(verdicts, ["prompt"], pp)
     pp = pp.assign(cls=combined_class(pp["p_12"].to_numpy(), pp["p_21"].to_numpy()))
     table = pp.pivot(index="pair_id", columns="judge", values="cls").sort_index(axis=1)
     clusters = None
@@ -296,18 +300,20 @@ def krippendorff_alpha(values: np.ndarray, *, k: int = 3, n_boot: int = 1000, se
                         **_cluster_kw(clusters, pairable))
 
 
-def panel_agreement(verdicts: pd.DataFrame, *, n_boot: int = 1000, seed: int) -> dict:
+def panel_agreement(verdicts: pd.DataFrame, *, n_boot: int = 1000, seed: int,
+                    pp: pd.DataFrame | None = None) -> dict:
     """Krippendorff's alpha of a panel: pairs as units, judges as coders, classes R1/R2/TIE.
 
     Returns audit.json's ``panel`` block: ``krippendorff_alpha`` (an Estimate's dict), the
-    ``judges`` and ``n_pairs``; with fewer than two judges, ``skipped`` says why.
+    ``judges`` and ``n_pairs``; with fewer than two judges, ``skipped`` says why. ``pp``:
+    ``per_pair(verdicts, ["prompt"])`` when already built.
 
     >>> from judgebench.judges.simulated import simulate_verdicts
     >>> v = pd.concat([simulate_verdicts(50, seed=0, judge=j) for j in "ab"])
     >>> panel_agreement(v, n_boot=0, seed=0)["krippendorff_alpha"]["estimate"] > 0.5
     True
     """
-    table, clusters = panel_classes(verdicts)
+    table, clusters = panel_classes(verdicts, pp)
     out: dict = {"judges": [str(j) for j in table.columns], "n_pairs": int(len(table)),
                  "classes": ["response_1", "response_2", "tie"]}
     if table.shape[1] < 2:

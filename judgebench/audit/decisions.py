@@ -35,8 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, norm
 
-from judgebench.audit.position import TABLE_COLUMNS, pair_outcomes
-from judgebench.stats import per_pair
+from judgebench.audit.position import TABLE_COLUMNS, pair_outcomes, pairs_of
 
 #: Family-wise settings: false discovery rate and the power the MDE is quoted at.
 ALPHA = 0.05
@@ -163,12 +162,13 @@ def mcnemar_position(p_12: np.ndarray, p_21: np.ndarray) -> dict[str, float]:
             "first_first": ff, "second_second": ss, "p_value": float(res.pvalue)}
 
 
-def mcnemar_table(verdicts: pd.DataFrame) -> pd.DataFrame:
+def mcnemar_table(verdicts: pd.DataFrame, *, pp: pd.DataFrame | None = None) -> pd.DataFrame:
     """``position.mcnemar`` per judge as a long table (TABLE_COLUMNS + ``p_exact``, counts).
 
-    Skipped (note) for a judge without both orders or without discordant pairs.
+    Skipped (note) for a judge without both orders or without discordant pairs. ``pp``: this
+    table's :func:`~judgebench.stats.per_pair` when already built (run_audit).
     """
-    pp = per_pair(verdicts)
+    pp = pairs_of(verdicts, (), pp)
     rows = []
     for judge, grp in pp.groupby("judge", sort=True):
         orders = set(verdicts.loc[verdicts["judge"] == judge, "order"].astype(str))

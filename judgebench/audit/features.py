@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, swap_averaged_win
+from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, pairs_of, swap_averaged_win
 from judgebench.audit.verbosity import padding_win_counts, pair_lengths, quality_covariate
 from judgebench.judges.features import Feature, as_feature, detect
 from judgebench.probability import safe_logit, swap_average
@@ -181,15 +181,17 @@ def prefer_feature(p_12: np.ndarray, p_21: np.ndarray, f1: np.ndarray, f2: np.nd
 
 
 def features_table(verdicts: pd.DataFrame, features: Sequence[str | Feature] | None = None, *,
-                   n_boot: int = 1000, seed: int) -> pd.DataFrame:
+                   n_boot: int = 1000, seed: int, pp: pd.DataFrame | None = None
+                   ) -> pd.DataFrame:
     """Observational feature measures per judge and feature, as a long table.
 
     Measures ``features.<name>.observational_slope``, ``.p_prefer_feature``,
     ``.gold_prefer_feature``; a ``covariates`` column says what the slope adjusted for.
-    Needs the response texts (response_1, response_2) in the table.
+    Needs the response texts (response_1, response_2) in the table. ``pp``: this table's
+    :func:`~judgebench.stats.per_pair` when already built (run_audit).
     """
     feats = resolve_features(features)
-    pp = per_pair(verdicts, _PAIR_COLS)
+    pp = pairs_of(verdicts, _PAIR_COLS, pp)
     rows: list[dict] = []
     names = ("observational_slope", "p_prefer_feature", "gold_prefer_feature")
     for judge, grp in pp.groupby("judge", sort=True):

@@ -44,6 +44,29 @@ POSITION_MEASURES = ("consistency", "conflict_rate", "p_first", "same_position_p
                      "offset_logit")
 
 
+def pairs_of(verdicts: pd.DataFrame, columns: Sequence[str] = (),
+             pp: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``per_pair(verdicts, columns)``, or ``pp`` when the caller has built it already.
+
+    ``pp`` is :func:`~judgebench.stats.per_pair` of this same ``verdicts`` table (run_audit
+    builds it once, with the columns of every measure, and hands it to each). It must hold
+    each of ``columns`` that ``verdicts`` has; the extra columns it may carry change nothing.
+
+    >>> v = pd.DataFrame({"pair_id": ["a", "a"], "judge": "j", "order": ["12", "21"],
+    ...                   "p_first": [0.9, 0.3], "failed": False, "label": 1})
+    >>> pp = per_pair(v, ["label"])
+    >>> pairs_of(v, ["label"], pp) is pp, pairs_of(v, ["label"]).equals(pp)
+    (True, True)
+    """
+    if pp is None:
+        return per_pair(verdicts, columns)
+    missing = [c for c in columns if c in verdicts.columns and c not in pp.columns]
+    if missing:
+        raise ValueError(f"the per-pair table passed as pp= lacks column(s) {missing} of the "
+                         f"verdicts table; build it with per_pair(verdicts, {list(columns)}).")
+    return pp
+
+
 def winner(p: np.ndarray) -> np.ndarray:
     """The winner of each verdict from P(first): 1.0 first, 0.0 second, 0.5 tie, NaN failed.
 
@@ -198,12 +221,14 @@ def position_table(
     n_boot: int = 1000,
     seed: int,
     eps: float = OFFSET_EPS,
+    pp: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Position measures per judge (and per value of each ``by`` column) as a long table.
 
     Columns: judge, measure ('position.<name>'), estimate, ci_low, ci_high, n, note, then the
     ``by`` columns. A measure the data cannot support has NaN and its reason in ``note``: every
     measure needs both orders in the judge's table; offset_logit also needs probabilities.
+    ``pp``: ``per_pair(verdicts, [*by, "prompt"])`` when already built (see :func:`pairs_of`).
 
     >>> from judgebench.judges.simulated import simulate_verdicts
     >>> t = position_table(simulate_verdicts(300, seed=0, position=1.0), n_boot=100, seed=0)
@@ -215,7 +240,7 @@ def position_table(
     if missing:
         raise ValueError(f"position_table: grouping column(s) {missing} are not in the verdicts "
                          f"table; available: {list(verdicts.columns)}.")
-    pp = per_pair(verdicts, [*by, "prompt"])
+    pp = pairs_of(verdicts, [*by, "prompt"], pp)
     rows: list[dict] = []
     for keys, grp in pp.groupby(["judge", *by], sort=True, dropna=False):
         keys = keys if isinstance(keys, tuple) else (keys,)

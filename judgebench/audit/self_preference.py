@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, swap_averaged_win
+from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, pairs_of, swap_averaged_win
 from judgebench.probability import gold_p1
-from judgebench.stats import Estimate, bootstrap_ci, per_pair, weighted_mean
+from judgebench.stats import Estimate, bootstrap_ci, weighted_mean
 
 SELF_MEASURES = ("delta", "judge_win_rate", "reference_win_rate")
 
@@ -65,14 +65,15 @@ def self_preference(
 
 def self_preference_table(
     verdicts: pd.DataFrame, judge_model: str | None, *, reference: str | None = None,
-    n_boot: int = 1000, seed: int,
+    n_boot: int = 1000, seed: int, pp: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Self-preference per judge as a long table; the reference is gold unless ``reference``.
 
     ``reference`` names another judge in the table whose verdicts stand in for gold. Skipped
     (with a note) without ``judge_model``, model columns, a reference, or own-model pairs.
+    ``pp``: this table's :func:`~judgebench.stats.per_pair` when already built (run_audit).
     """
-    pp = per_pair(verdicts, ["model_1", "model_2", "label"])
+    pp = pairs_of(verdicts, ["model_1", "model_2", "label"], pp)
     if reference is not None and reference not in set(pp["judge"].unique()):
         raise ValueError(f"reference judge {reference!r} is not in the verdicts table; judges "
                          f"present: {sorted(pp['judge'].unique())}.")

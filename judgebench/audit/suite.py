@@ -56,6 +56,7 @@ from judgebench.audit.self_preference import self_preference_table
 from judgebench.audit.verbosity import length_bins_table, padding_table, verbosity_table
 from judgebench.judges.base import progress_label
 from judgebench.results import AuditResult
+from judgebench.stats import per_pair
 from judgebench.verdicts import (
     PAIR_REQUIRED,
     load_pairs,
@@ -69,6 +70,10 @@ PROBE_SAMPLE = 200
 #: Padding doses (characters added) judged by run_audit.
 PADDING_DOSES = (50, 200, 800)
 _GROUPS = ("position", "verbosity", "self_preference", "probes", "noise", "agreement")
+#: Pair columns of the per-pair table run_audit builds once and hands to every measure: the
+#: union of those the measures read (those absent from the verdicts table are left out).
+PAIR_COLUMNS = ("prompt", "label", "source", "len_1", "len_2", "response_1", "response_2",
+                "quality_1", "quality_2", "model_1", "model_2")
 
 
 def run_audit(
@@ -126,8 +131,10 @@ def run_audit(
                                 cache=cache, progress=progress)
         table = fresh if table is None else pd.concat([table, fresh], ignore_index=True)
     table = validate_verdicts(table)
+    # One row per (judge, pair): built once here, shared by every measure on this table.
+    pp = per_pair(table, PAIR_COLUMNS)
 
-    tables = _observational_tables(table, judge_model, n_boot, seed)
+    tables = _observational_tables(table, judge_model, n_boot, seed, pp)
     skipped: dict[str, str] = {}
     probe_verdicts = None
     if not probes:
@@ -143,7 +150,7 @@ def run_audit(
 
     feature_rows, feature_verdicts = _feature_audit(
         features, feature_doses, table, judge_obj, pairs_df, probes, probe_sample, n_boot, seed,
-        cache, progress)
+        cache, progress, pp)
     if feature_rows is not None:
         tables["features"] = feature_rows
     measures = pd.concat([t for k, t in tables.items() if k in _MEASURE_TABLES],
@@ -156,7 +163,7 @@ def run_audit(
                                  "docs/design/audit-definitions.md"}, feature_rows)
     if "judges" in result:
         # Several judges: how far they agree with each other (Krippendorff's alpha).
-        result["panel"] = panel_agreement(table, n_boot=n_boot, seed=seed)
+        result["panel"] = panel_agreement(table, n_boot=n_boot, seed=seed, pp=pp)
     if feature_rows is not None:
         result["settings"]["features"] = sorted(set(feature_rows["measure"].str.split(
             ".").str[1]))
@@ -171,13 +178,13 @@ def run_audit(
 
 def _feature_audit(features: Any, doses: tuple[int, ...], table: pd.DataFrame, judge_obj: Any,
                    pairs_df: pd.DataFrame | None, probes: bool, probe_sample: int, n_boot: int,
-                   seed: int, cache: Any, progress: bool
+                   seed: int, cache: Any, progress: bool, pp: pd.DataFrame | None = None
                    ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Feature rows (observational, plus counterfactual with a judge) and the probe verdicts."""
     feats = resolve_features(features) if features is None or len(features) else []
     if not feats:
         return None, None
-    rows = features_table(table, feats, n_boot=n_boot, seed=seed)
+    rows = features_table(table, feats, n_boot=n_boot, seed=seed, pp=pp)
     if not probes or judge_obj is None:
         return rows, None
     src = pairs_df if pairs_df is not None else _pairs_from(table)
@@ -210,10 +217,13 @@ _MEASURE_TABLES = ("position", "mcnemar", "verbosity", "self_preference", "agree
 
 
 def _observational_tables(table: pd.DataFrame, judge_model: str | None, n_boot: int,
-                          seed: int) -> dict[str, pd.DataFrame]:
-    kw = {"n_boot": n_boot, "seed": seed}
+                          seed: int, pp: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """The measures on the verdicts themselves; ``pp``: per_pair(table, PAIR_COLUMNS)."""
+    if pp is None:
+        pp = per_pair(table, PAIR_COLUMNS)
+    kw = {"n_boot": n_boot, "seed": seed, "pp": pp}
     tables = {"position": position_table(table, **kw),
-              "mcnemar": mcnemar_table(table),
+              "mcnemar": mcnemar_table(table, pp=pp),
               "verbosity": verbosity_table(table, **kw),
               "verbosity_bins": length_bins_table(table, **kw),
               "self_preference": self_preference_table(table, judge_model, **kw),

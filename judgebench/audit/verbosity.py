@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, response1_wins
+from judgebench.audit.position import TABLE_COLUMNS, estimate_rows, pairs_of, response1_wins
 from judgebench.probability import gold_p1, swap_average
 from judgebench.stats import (
     Estimate,
@@ -217,9 +217,13 @@ _PAIR_COLS = ["len_1", "len_2", "response_1", "response_2", "label", "quality_1"
 
 
 def verbosity_table(verdicts: pd.DataFrame, *, margin: float = LENGTH_MARGIN,
-                    n_boot: int = 1000, seed: int) -> pd.DataFrame:
-    """p_prefer_longer and length_slope per judge, as a long table (see position_table)."""
-    pp = per_pair(verdicts, _PAIR_COLS)
+                    n_boot: int = 1000, seed: int, pp: pd.DataFrame | None = None
+                    ) -> pd.DataFrame:
+    """p_prefer_longer and length_slope per judge, as a long table (see position_table).
+
+    ``pp``: this table's :func:`~judgebench.stats.per_pair` when already built (run_audit).
+    """
+    pp = pairs_of(verdicts, _PAIR_COLS, pp)
     rows: list[dict] = []
     for judge, grp in pp.groupby("judge", sort=True):
         lens = pair_lengths(grp)
@@ -242,9 +246,13 @@ def verbosity_table(verdicts: pd.DataFrame, *, margin: float = LENGTH_MARGIN,
 
 
 def length_bins_table(verdicts: pd.DataFrame, *, edges: tuple = LENGTH_BINS,
-                      n_boot: int = 1000, seed: int) -> pd.DataFrame:
-    """P(judge prefers the longer response) per |dlen| bin, beside the gold's, per judge."""
-    pp = per_pair(verdicts, _PAIR_COLS)
+                      n_boot: int = 1000, seed: int, pp: pd.DataFrame | None = None
+                      ) -> pd.DataFrame:
+    """P(judge prefers the longer response) per |dlen| bin, beside the gold's, per judge.
+
+    ``pp``: this table's :func:`~judgebench.stats.per_pair` when already built (run_audit).
+    """
+    pp = pairs_of(verdicts, _PAIR_COLS, pp)
     rows = []
     for judge, grp in pp.groupby("judge", sort=True):
         lens = pair_lengths(grp)
