@@ -78,6 +78,10 @@ class TasksConfig:
     require_gold: bool = True  #: refuse tasks without a verifier (gold metrics need them)
 
 
+#: [sampling] seeding: one RNG stream through all batches, or one seed per batch (shardable).
+SEEDINGS = ("stream", "per_batch")
+
+
 @dataclass
 class SamplingConfig:
     """[sampling]: how the policy generates."""
@@ -92,6 +96,12 @@ class SamplingConfig:
     #: policy as a LoRA adapter on it or its weights reloaded into it (rlaif/vllm_engine.py);
     #: GRPO/RLOO then also generate their rollouts with vLLM (TRL's colocate mode)
     backend: str = "hf"
+    #: "stream": one torch seed per generate call, its RNG stream running through every batch
+    #: (the loop's numbers since the start; under accelerate launch only the main process
+    #: samples). "per_batch": batch b seeded by step_seed(seed, i, "generate/b") (held out:
+    #: "eval/b"), so the batches are shared out across processes: other numbers than
+    #: "stream", the same ones for any number of processes (backend "hf" only)
+    seeding: str = "stream"
 
 
 @dataclass
@@ -235,6 +245,11 @@ class LoopConfig:
                              f"algorithm = {self.optimize.algorithm!r} use 'sampled' or 'hard'.")
         _choice("judge", "quality", self.judge.quality, ("verifier", "none"))
         _choice("sampling", "backend", self.sampling.backend, ("hf", "vllm"))
+        _choice("sampling", "seeding", self.sampling.seeding, SEEDINGS)
+        if self.sampling.seeding == "per_batch" and self.sampling.backend == "vllm":
+            raise ValueError("[sampling] seeding = 'per_batch' seeds transformers' generate "
+                             "batches (backend = 'hf'); vLLM seeds each request itself. Use "
+                             "seeding = 'stream' with backend = 'vllm'.")
         _choice("run", "report_to", self.run.report_to, TRACKERS)
         _positive("run", "n_iterations", self.run.n_iterations, allow_zero=True)
         _positive("run", "keep_last", self.run.keep_last, allow_zero=True)
@@ -486,6 +501,9 @@ def dumps(cfg: LoopConfig) -> str:
     for section, table in cfg.to_dict().items():
         if section == "vllm" and not table:
             continue  # a run without vLLM keeps the config.toml it always had
+        if section == "sampling" and table.get("seeding") == "stream":
+            # the default, left out: a run that does not opt in keeps the config.toml it had
+            table = {k: v for k, v in table.items() if k != "seeding"}
         lines.append(f"[{section}]")
         lines.extend(f"{key} = {_toml_value(value)}" for key, value in table.items())
         lines.append("")

@@ -15,7 +15,8 @@ This module only assembles and drives the units that do the work, one job each:
 rlaif/rundir.py (the folder's bookkeeping: state, timing, metrics, pruning), rlaif/policies.py
 (the policy checkpoints) and the four steps in rlaif/steps/ (generate, judge, instrument,
 train). Under ``accelerate launch`` every process trains; only the main process generates,
-judges, measures and writes files, and the others wait at a barrier.
+judges, measures and writes files, and the others wait at a barrier. With ``[sampling]
+seeding = "per_batch"`` every process generates its share of the batches (steps/generate.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 Prompts are rendered with the tokenizer's chat template (one user turn, generation prompt on),
 left-padded and generated in batches. The same seed, prompts and batch size give the same
-responses, which is what makes a resumed run match an uninterrupted one. vLLM is an optional
+responses, which is what makes a resumed run match an uninterrupted one. By default one
+``torch.manual_seed(seed)`` starts an RNG stream that runs through every batch; with
+``batch_seeds`` each batch is seeded on its own, so any subset of the batches (``batches``:
+one process's share under ``accelerate launch``) gives the same rows as the full run does. vLLM is an optional
 backend for large runs (``[sampling] backend = "vllm"``; the engine's lifetime and each
 iteration's policy on it: rlaif/vllm_engine.py); it is imported only when asked for.
 
@@ -15,7 +18,7 @@ iteration's policy on it: rlaif/vllm_engine.py); it is imported only when asked 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import torch
@@ -42,15 +45,25 @@ def generate(
     batch_size: int = 64,
     progress: bool = False,
     desc: str = "generate",
+    batch_seeds: Callable[[int], int] | None = None,
+    batches: Collection[int] | None = None,
 ) -> list[dict[str, Any]]:
     """``n`` responses per prompt: dicts with prompt_index, candidate, response, n_tokens, truncated.
 
     ``temperature == 0`` is greedy decoding (then all ``n`` candidates are identical).
     ``n_tokens`` counts generated tokens up to and excluding the end-of-sequence token;
     ``truncated`` marks responses cut at ``max_new_tokens``.
+
+    ``batch_seeds(b)``, if given, seeds batch ``b`` (jobs ``b * batch_size`` onwards) instead
+    of one stream from ``seed``; ``batches`` then runs only those batch indices (rows keep
+    their global prompt_index), which without ``batch_seeds`` would change the numbers and is
+    refused.
     """
     if seed is None:
         raise ValueError("generate needs an int seed (no silent random default).")
+    if batches is not None and batch_seeds is None:
+        raise ValueError("generate: batches (a subset of the batches) needs batch_seeds; "
+                         "the single RNG stream cannot be split.")
     rendered = [render_prompt(tokenizer, p) for p in prompts]
     # (len(prompts) * n,): each prompt repeated n times, candidates adjacent
     jobs = [(i, c) for i in range(len(prompts)) for c in range(n)]
@@ -61,11 +74,18 @@ def generate(
     tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
     was_training = model.training
     model.eval()
-    torch.manual_seed(seed)
+    if batch_seeds is None:
+        torch.manual_seed(seed)
+    starts = list(range(0, len(jobs), batch_size))
+    if batches is not None:
+        starts = [st for b, st in enumerate(starts) if b in batches]
     out: list[dict[str, Any]] = []
-    bar = tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False)
+    bar = tqdm(total=sum(len(jobs[st : st + batch_size]) for st in starts), desc=desc,
+               disable=not progress, leave=False)
     try:
-        for start in range(0, len(jobs), batch_size):
+        for start in starts:
+            if batch_seeds is not None:
+                torch.manual_seed(batch_seeds(start // batch_size))
             chunk = jobs[start : start + batch_size]
             enc = tokenizer([rendered[i] for i, _ in chunk], return_tensors="pt", padding=True,
                             add_special_tokens=False).to(device)

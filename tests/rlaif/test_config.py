@@ -155,3 +155,11 @@ def test_a_vllm_config_round_trips_and_an_empty_vllm_table_is_not_written():
                                               "vllm.gpu_memory_utilization=0.5"])
     assert loads(dumps(cfg)).vllm == {"gpu_memory_utilization": 0.5}
     assert "[vllm]" not in dumps(load_config(CONFIGS / "tiny.toml"))  # hf runs: as before
+
+
+def test_per_batch_seeding_round_trips_and_the_default_is_not_written():
+    cfg = load_config(CONFIGS / "tiny.toml", ["sampling.seeding=per_batch"])
+    assert loads(dumps(cfg)).sampling.seeding == "per_batch"
+    default = dumps(load_config(CONFIGS / "tiny.toml"))
+    assert "seeding" not in default  # a run that does not opt in keeps its config.toml
+    assert loads(default).sampling.seeding == "stream"

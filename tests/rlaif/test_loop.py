@@ -394,10 +394,92 @@ def test_two_processes_under_accelerate_launch(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = _metrics(tmp_path)
     assert [r["iteration"] for r in rows] == [0, 1] and METRIC_KEYS <= set(rows[1])
+    # The default seeding keeps sampling on the main process, and the run log says why, once.
+    assert (tmp_path / "train.log").read_text().count("seeding = 'stream': only the main") == 1
     single = loads(CONFIG.read_text())
     n_pairs = rows[0]["n_train_pairs"]
     per_step = single.optimize.batch_size * 2  # two processes share each optimizer step
     assert rows[0]["train_steps"] == int(np.ceil(n_pairs / per_step)) * 2  # 2 epochs
+
+
+PER_BATCH = ["sampling.seeding=per_batch", "sampling.batch_size=8"]  # 32 candidates: 4 batches
+
+
+def _tables(run_dir: Path, i: int) -> dict[str, pd.DataFrame]:
+    d = run_dir / f"iter-{i:03d}"
+    return {name: load_table(d / f"{name}.parquet").drop(columns=["latency_s"], errors="ignore")
+            for name in ("samples", "eval", "pairs", "verdicts_train", "labels", "train_pairs")}
+
+
+def test_per_batch_generate_gives_the_same_rows_for_any_share_of_the_batches():
+    from judgebench.models import load_model
+    from judgebench.rlaif.sampling import generate
+
+    m = load_model("tiny:0")
+    prompts = ["Say hi.", "Count to three.", "Name a colour.", "Spell cat."]
+    kw = dict(n=3, max_new_tokens=6, seed=0, batch_size=4, batch_seeds=lambda b: 100 + b)
+    full = generate(m.model, m.tokenizer, prompts, **kw)  # 12 jobs: batches 0, 1, 2
+    shares = [generate(m.model, m.tokenizer, prompts, batches={0, 2}, **kw),
+              generate(m.model, m.tokenizer, prompts, batches={1}, **kw)]
+    merged = sorted(shares[0] + shares[1], key=lambda r: (r["prompt_index"], r["candidate"]))
+    assert merged == full and len(full) == 12
+    assert [r["prompt_index"] for r in shares[1]] == [1, 1, 2, 2]  # global indices kept
+    stream = generate(m.model, m.tokenizer, prompts, n=3, max_new_tokens=6, seed=0,
+                      batch_size=4)
+    assert [r["response"] for r in stream] != [r["response"] for r in full]
+    with pytest.raises(ValueError, match="needs batch_seeds"):
+        generate(m.model, m.tokenizer, prompts, n=1, seed=0, batches={0})
+
+
+def test_seeding_is_checked():
+    with pytest.raises(ValueError, match=r"\[sampling\] seeding must be one of "
+                                         r"\['stream', 'per_batch'\]; got 'batch'"):
+        load_config(CONFIG, ["sampling.seeding=batch"])
+    with pytest.raises(ValueError, match=r"seeding = 'per_batch' .*\(backend = 'hf'\)"):
+        load_config(CONFIG, ["sampling.seeding=per_batch", "sampling.backend=vllm"])
+
+
+def test_per_batch_seeding_repeats_itself_and_differs_from_the_stream(tmp_path):
+    sets = ["run.n_iterations=1", "sampling.batch_size=8"]
+    a = run_from_config(CONFIG, tmp_path / "a", [*sets, "sampling.seeding=per_batch"])
+    b = run_from_config(CONFIG, tmp_path / "b", [*sets, "sampling.seeding=per_batch"])
+    _assert_same_metrics(list(a), list(b))
+    for i in (0, 1):
+        for name, table in _tables(tmp_path / "a", i).items():
+            pd.testing.assert_frame_equal(table, _tables(tmp_path / "b", i)[name], obj=name)
+    run_from_config(CONFIG, tmp_path / "s", sets)  # the default: one stream through 4 batches
+    for name in ("samples", "eval"):
+        ra = load_table(tmp_path / "a" / "iter-000" / f"{name}.parquet")["response"]
+        rs = load_table(tmp_path / "s" / "iter-000" / f"{name}.parquet")["response"]
+        assert list(ra) != list(rs), name
+
+
+def test_per_batch_seeding_gives_two_processes_the_numbers_of_one(tmp_path):
+    if shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("accelerate's launcher is not installed beside this Python")
+    launcher = str(Path(sys.executable).parent / "accelerate")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    sets = ["run.n_iterations=1", *PER_BATCH]
+    proc = subprocess.run(
+        [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "judgebench.cli", "train",
+         str(CONFIG), "--out", str(tmp_path / "two"), "--set", *sets],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one = run_from_config(CONFIG, tmp_path / "one", sets)
+    two = _metrics(tmp_path / "two")
+    # Iteration 0 is sampled, judged and measured before any update: with per-batch seeds it
+    # is the same whatever the number of processes. Its update (train_stats.json's keys in the
+    # row) and iteration 1, which measures that policy, are DDP's with twice the global batch
+    # (test above), so of those only the gathered sampling path is checked.
+    trained = set(json.loads((tmp_path / "one" / "iter-000" / "train_stats.json").read_text()))
+    _assert_same_metrics(*([{k: v for k, v in r.items() if k not in trained} for r in rows]
+                           for rows in (list(one)[:1], two[:1])))
+    for name, table in _tables(tmp_path / "one", 0).items():
+        pd.testing.assert_frame_equal(table, _tables(tmp_path / "two", 0)[name], obj=name)
+    ev = load_table(tmp_path / "two" / "iter-001" / "eval.parquet")
+    assert list(ev["prompt_index"]) == list(range(len(ev)))  # gathered back in order
+    assert "seeding = 'stream'" not in (tmp_path / "two" / "train.log").read_text()
 
 
 def test_the_loop_traces_the_judges_feature_and_onset(tmp_path):

@@ -6,6 +6,13 @@ every iteration (common random numbers: drift is not masked by sampling noise), 
 as instrumentation. The hf backend loads policy i for the step; the vllm backend keeps one
 engine for the run and points it at policy i (rlaif/vllm_engine.py).
 
+Under ``accelerate launch`` with ``[sampling] seeding = "stream"`` (the default) only the main
+process samples: one RNG stream runs through all batches and cannot be split. With
+``seeding = "per_batch"`` batch b is seeded by ``step_seed(seed, i, f"generate/{b}")`` (held
+out: ``step_seed(seed, 0, f"eval/{b}")``), every process samples batches b % world == rank,
+and the rows are gathered to every process in batch order; the main process writes the
+files. The numbers then do not depend on the number of processes.
+
 >>> GenerateStep(cfg, run_dir, policies, tasks).run(0)   # doctest: +SKIP
 """
 
@@ -32,16 +39,36 @@ class GenerateStep:
     def __init__(self, cfg: LoopConfig, run_dir: RunDir, policies: PolicyStore, tasks: TaskSet):
         self.cfg, self.dir, self.policies, self.tasks = cfg, run_dir, policies, tasks
         self.engine: Any = None  # backend vllm: the run's VLLMEngine, made at the first step
+        self._told = False  # the run log's one line on why other processes idle (stream)
 
     def run(self, i: int) -> None:
         """k candidates per training prompt, and one response per held-out prompt."""
-        if not self.dir.main:
-            return
         cfg, s = self.cfg, self.cfg.sampling
+        world = self.dir.dist.num_processes
+        if s.seeding == "stream" and world > 1 and not self._told:
+            self._told = True
+            if self.dir.main:
+                from judgebench.rlaif import runlog
+
+                runlog.note("[sampling] seeding = 'stream': only the main process of %d "
+                            "samples (one RNG stream runs through all batches); the others "
+                            "wait. Set [sampling] seeding = 'per_batch' to share the generation "
+                            "batches out across processes (other numbers than 'stream', the "
+                            "same for any number of processes).", world)
+        sharded = s.seeding == "per_batch"
+        if not self.dir.main and not sharded:
+            return
         gen = self._sampler(i)
         tasks = train_prompts(self.tasks, cfg.tasks.n_train_prompts, i, seed=cfg.run.seed)
         out = gen([t.prompt for t in tasks], s.k, s.temperature,
-                  step_seed(cfg.run.seed, i, "generate"), f"iter {i} candidates")
+                  step_seed(cfg.run.seed, i, "generate"), f"iter {i} candidates",
+                  (cfg.run.seed, i, "generate"))
+        if not self.dir.main:  # a per_batch worker: its share is gathered; the main one writes
+            if self.dir.evaluates(i):
+                held = self.tasks.eval
+                gen([t.prompt for t in held], 1, s.eval_temperature,
+                    step_seed(cfg.run.seed, 0, "eval"), f"iter {i} eval", (cfg.run.seed, 0, "eval"))
+            return
         samples = pd.DataFrame(out).rename(columns={"prompt_index": "slot"})
         samples["task_id"] = [tasks[j].task_id for j in samples["slot"]]
         samples["prompt"] = [tasks[j].prompt for j in samples["slot"]]
@@ -57,7 +84,7 @@ class GenerateStep:
         t0 = time.perf_counter()
         held = self.tasks.eval
         out = gen([t.prompt for t in held], 1, s.eval_temperature,
-                  step_seed(cfg.run.seed, 0, "eval"), f"iter {i} eval")
+                  step_seed(cfg.run.seed, 0, "eval"), f"iter {i} eval", (cfg.run.seed, 0, "eval"))
         ev = pd.DataFrame(out)
         ev["task_id"] = [held[j].task_id for j in ev["prompt_index"]]
         ev["prompt"] = [held[j].prompt for j in ev["prompt_index"]]
@@ -81,7 +108,12 @@ class GenerateStep:
             self.engine.close()
 
     def _sampler(self, i: int) -> Callable[..., list[dict[str, Any]]]:
-        """gen(prompts, n, temperature, seed, desc) -> generate()'s rows, for policy ``i``."""
+        """gen(prompts, n, temperature, seed, desc, key) -> generate()'s rows, for policy ``i``.
+
+        ``key`` = (seed, iteration, step) names the per-batch seeds of ``seeding =
+        "per_batch"``: batch b gets ``step_seed(seed, iteration, f"{step}/{b}")``, this
+        process samples the batches b % world == rank, and every process gets all rows back.
+        """
         from judgebench.rlaif.sampling import generate
 
         cfg, s = self.cfg, self.cfg.sampling
@@ -94,11 +126,24 @@ class GenerateStep:
             # matmuls per layer: ~10% faster generation on CPU, equal up to float rounding.
             model = model.merge_and_unload()
 
+        dist = self.dir.dist
+
         def gen_hf(prompts: list[str], n: int, temperature: float, seed: int,
-                   desc: str) -> list[dict[str, Any]]:
-            return generate(model, tokenizer, prompts, n=n, max_new_tokens=s.max_new_tokens,
+                   desc: str, key: tuple[int, int, str]) -> list[dict[str, Any]]:
+            extra: dict[str, Any] = {}
+            if s.seeding == "per_batch":
+                base, it, step = key
+                n_batches = -(-len(prompts) * n // s.batch_size)
+                extra["batch_seeds"] = lambda b: step_seed(base, it, f"{step}/{b}")
+                extra["batches"] = set(range(dist.process_index, n_batches,
+                                             dist.num_processes))
+            rows = generate(model, tokenizer, prompts, n=n, max_new_tokens=s.max_new_tokens,
                             temperature=temperature, top_p=s.top_p, seed=seed,
-                            batch_size=s.batch_size, progress=cfg.run.progress, desc=desc)
+                            batch_size=s.batch_size, progress=cfg.run.progress, desc=desc,
+                            **extra)
+            if s.seeding == "per_batch" and dist.num_processes > 1:
+                rows = gather_rows(rows)
+            return rows
         return gen_hf
 
     def _vllm_sampler(self, i: int) -> Callable[..., list[dict[str, Any]]]:
@@ -119,9 +164,23 @@ class GenerateStep:
         tokenizer, engine = self.policies.tokenizer, self.engine
 
         def gen_vllm(prompts: list[str], n: int, temperature: float, seed: int,
-                     desc: str) -> list[dict[str, Any]]:
+                     desc: str, key: tuple[int, int, str]) -> list[dict[str, Any]]:
             return generate_vllm(engine.llm, tokenizer, prompts, n=n,
                                  max_new_tokens=s.max_new_tokens, temperature=temperature,
                                  top_p=s.top_p, seed=seed, lora_request=request,
                                  progress=cfg.run.progress)
         return gen_vllm
+
+
+def gather_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every process's generate() rows, on every process, in job order (prompt, candidate).
+
+    Each process holds the rows of its own batches; job order is batch order, so the result
+    is the single-process list whatever the number of processes.
+    """
+    import torch.distributed as torch_dist
+
+    parts: list[Any] = [None] * torch_dist.get_world_size()
+    torch_dist.all_gather_object(parts, rows)
+    merged = [r for part in parts for r in part]
+    return sorted(merged, key=lambda r: (r["prompt_index"], r["candidate"]))
