@@ -753,7 +753,12 @@ def draw_dose_response(ax: Any, table: pd.DataFrame, metric: str = "drift",
     lack_of_fit_p): one line per arm, shifted apart a little so the bars do not overlap.
     ``legend``: a legend in the Axes, each arm's lack-of-fit p in its entry (the report puts
     the p values in a corner and the arms in one legend below its panels)."""
-    title, ylabel = DOSE_PANELS.get(metric, (metric, metric))
+    from judgebench.rlaif.study import family_labels
+
+    # A feature dose (judge.listness) draws that feature's drift, not the length's.
+    family = family_labels(dose) if dose.startswith("judge.") else {}
+    title, ylabel = family[metric][:2] if metric in family else \
+        DOSE_PANELS.get(metric, (metric, metric))
     mine = table[table["metric"] == metric]
     if mine.empty:
         _empty(ax, f"no {metric} curve in study.json")

@@ -75,6 +75,24 @@ def family_columns(dose: str | None) -> tuple[str, str]:
     return f"final_feature_rate_change_{name}", f"mean_label_prefers_{name}"
 
 
+def family_labels(dose: str | None) -> dict[str, tuple[str, str, int]]:
+    """What the family's drift and label-level bias are called, and the digits they deserve.
+
+    >>> family_labels("judge.listness")["drift"][1]
+    'final change in the share of held-out responses showing listness'
+    """
+    if dose is None or dose == "judge.verbosity":
+        return {"drift": ("Length drift", "final length drift (characters)", 1),
+                "label_prefers_longer": ("Label-level bias",
+                                         "share of labels picking the longer response", 2)}
+    name = dose.split(".", 1)[1]
+    return {"drift": (f"{name} drift",
+                      f"final change in the share of held-out responses showing {name}", 3),
+            "label_prefers_longer": ("Label-level bias",
+                                     f"share of labels picking the response with more {name}",
+                                     2)}
+
+
 def dose_axis(grid_keys: list[str]) -> str | None:
     """The grid axis read as the injected dose: judge.verbosity, else the first judge.* axis."""
     if "judge.verbosity" in grid_keys:
@@ -112,12 +130,23 @@ def _interval(values: pd.Series | np.ndarray) -> dict[str, Any]:
 
 
 def cell_table(table: pd.DataFrame, grid_keys: list[str]) -> list[dict[str, Any]]:
-    """Per grid point: each CELL_METRICS value as mean with t-interval and n over seeds."""
+    """Per grid point: each CELL_METRICS value as mean with t-interval and n over seeds.
+
+    ``drift`` and ``label_prefers_longer`` are the dose axis's family (family_columns): for a
+    feature dose, the feature's rate change and the labels preferring more of it; the length
+    drift is then kept as ``length_drift``.
+    """
+    drift, label = family_columns(dose_axis(grid_keys))
+    metrics = list(CELL_METRICS)
+    if drift != DRIFT:
+        metrics = [(drift, "drift"), (DRIFT, "length_drift"), *[
+            (label if name == "label_prefers_longer" else c, name)
+            for c, name in CELL_METRICS if name != "drift"]]
     rows = []
     for values, sub in _arms(table, grid_keys):
         row: dict[str, Any] = {"cell": values, "n_seeds": int(sub["seed"].nunique()),
                                "seeds": sorted(int(s) for s in sub["seed"].unique())}
-        for column, name in CELL_METRICS:
+        for column, name in metrics:
             if column in sub.columns:
                 row[name] = _interval(sub[column].astype(float).to_numpy())
         for column in sorted(c for c in sub.columns if c.startswith("final_onset_")):
@@ -326,11 +355,14 @@ def to_markdown(result: dict[str, Any]) -> str:
              "seeds; method t = Student's t over seeds.", ""]
     if result.get("note"):
         return "\n".join(lines + [result["note"], ""])
+    labels = family_labels(result.get("dose_axis"))
+    _, drift_text, dd = labels["drift"]
+    label_text = labels["label_prefers_longer"][1]
     lines += ["## Cells (final iteration; label metrics averaged over iterations)", "",
-              "| cell | length drift (chars) | gold change | labels picking the longer | "
-              "label accuracy |", "|---|---|---|---|---|"]
+              f"| cell | {drift_text} | gold change | {label_text} | label accuracy |",
+              "|---|---|---|---|---|"]
     for row in result.get("cells", []):
-        lines.append(f"| {_arm_text(row['cell'])} | {_iv(row.get('drift'), 1)} | "
+        lines.append(f"| {_arm_text(row['cell'])} | {_iv(row.get('drift'), dd)} | "
                      f"{_iv(row.get('gold_change'), 3)} | "
                      f"{_iv(row.get('label_prefers_longer'), 2, signed=False)} | "
                      f"{_iv(row.get('label_accuracy'), 2, signed=False)} |")
@@ -355,14 +387,14 @@ def to_markdown(result: dict[str, Any]) -> str:
                   "dose |", "|---|---|---|---|"]
         for e in result["propagation"]:
             lines.append(f"| {_arm_text(e['setting'])} | "
-                         f"{_iv(e.get('length_drift_per_unit_bias'), 1)} | "
-                         f"{_iv(e.get('length_drift_per_label_bias'), 0)} | "
+                         f"{_iv(e.get('length_drift_per_unit_bias'), dd)} | "
+                         f"{_iv(e.get('length_drift_per_label_bias'), max(dd - 1, 0))} | "
                          f"{_iv(e.get('gold_change_per_unit_bias'), 3)} |")
     if result.get("paired"):
         lines += ["", "## Paired tests (same seeds)", "",
-                  "| arm | contrast | length drift | gold change |", "|---|---|---|---|"]
+                  f"| arm | contrast | {drift_text} | gold change |", "|---|---|---|---|"]
         for t in result["paired"]:
-            lines.append(f"| {_arm_text(t['arm'])} | {t['contrast']} | {_iv(t['drift'], 1)}"
+            lines.append(f"| {_arm_text(t['arm'])} | {t['contrast']} | {_iv(t['drift'], dd)}"
                          f"{' *' if t['drift_excludes_zero'] else ''} | "
                          f"{_iv(t['gold_change'], 3)}{' *' if t['gold_change_excludes_zero'] else ''} |")
         lines += ["", "\\* the 95% interval excludes 0."]
@@ -378,5 +410,5 @@ def to_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["Interval", "analyse", "cell_table", "dose_response", "paired_tests",
+__all__ = ["Interval", "analyse", "cell_table", "dose_response", "family_labels", "paired_tests",
            "propagation_table", "to_markdown"]

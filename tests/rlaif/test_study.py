@@ -109,3 +109,23 @@ def test_summarize_reads_cells_of_earlier_versions(tmp_path):
     assert "position_channel" not in table and grid_axes(list(table)) == ["judge.verbosity"]
     study = json.loads((tmp_path / "study.json").read_text())
     assert study["n_cells"] == 4 and "no channel" in study["position_note"]
+
+
+def test_a_feature_dose_reports_that_feature_not_length():
+    # judge.listness: the cells, paired tests and study.md speak of the listness rate, with the
+    # length drift kept beside it, never the length drift under the feature's name.
+    from judgebench.rlaif.study import analyse, to_markdown
+
+    t = pd.DataFrame({"judge.listness": ["0", "3"] * 3, "seed": [0, 0, 1, 1, 2, 2],
+                      "final_feature_rate_change_listness": [0.0, 0.1, 0.02, 0.12, 0.0, 0.09],
+                      "final_length_drift_chars": [5.0, -5.0, 4.0, -4.0, 6.0, -6.0],
+                      "final_gold_change": [0.0] * 6,
+                      "mean_label_prefers_listness": [0.5, 0.95, 0.5, 0.9, 0.55, 0.9]})
+    res = analyse(t, ["judge.listness"])
+    cells = {c["cell"]["judge.listness"]: c for c in res["cells"]}
+    assert cells["3"]["drift"]["estimate"] == pytest.approx(0.31 / 3)
+    assert cells["3"]["length_drift"]["estimate"] == pytest.approx(-5.0)
+    assert cells["3"]["label_prefers_longer"]["estimate"] == pytest.approx(2.75 / 3)
+    assert res["paired"][0]["drift"]["estimate"] == pytest.approx(0.29 / 3)
+    md = to_markdown(res)
+    assert "showing listness" in md and "more listness" in md and "characters" not in md
