@@ -584,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "judgment becomes a failed row, never a preference; nothing is written "
                     "unless the whole import succeeds. See docs/design/importers.md.",
         epilog="examples:\n"
-               "  judgebench import llmbar ../shared/realdata/llmbar --out llmbar.parquet "
+               "  judgebench import llmbar LLMBar/Dataset --out llmbar.parquet "
                "--map subset=LLMBar/Natural evaluator=GPT-4\n"
                "  judgebench import mtbench model_judgment/gpt-4_pair.jsonl --out mtbench.parquet "
                "--map questions=question.jsonl\n"

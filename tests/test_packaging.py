@@ -56,3 +56,10 @@ def test_a_built_wheel_carries_the_data(tmp_path):
     for name in ("tasks.jsonl", "pairs.jsonl", "forecast.json"):
         assert f"judgebench/data/{name}" in names
     assert "judgebench/rlaif/steps/__init__.py" in names
+
+
+def test_the_product_never_names_the_test_only_real_data():
+    # ../shared/realdata is for tests: the package (code, help text, examples) must not need it.
+    hits = [str(p.relative_to(ROOT)) for p in (ROOT / "judgebench").rglob("*.py")
+            if "realdata" in p.read_text(encoding="utf-8")]
+    assert not hits, f"judgebench/ mentions realdata in {hits}"
