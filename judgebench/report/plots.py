@@ -41,6 +41,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 
 from judgebench.results import grid_axes, study_tables
+from judgebench.rlaif.study import family_labels
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -713,11 +714,11 @@ def draw_sweep(ax: Any, sweep: pd.DataFrame, propagation: dict | None = None,
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
 
 
-#: study.json's dose-response metrics, in panel order: metric -> (title, y label).
-DOSE_PANELS = {"drift": ("Length drift", "final length drift (characters)"),
+#: study.json's dose-response metrics, in panel order: metric -> (title, y label), as named
+#: for a verbosity dose; a feature dose renames drift and label bias (study.family_labels).
+DOSE_PANELS = {"drift": family_labels(None)["drift"][:2],
                "gold_change": ("Gold change", "final gold-score change (0–1)"),
-               "label_prefers_longer": ("Label-level bias",
-                                        "share of labels picking the longer response")}
+               "label_prefers_longer": family_labels(None)["label_prefers_longer"][:2]}
 
 
 @styled
@@ -753,10 +754,8 @@ def draw_dose_response(ax: Any, table: pd.DataFrame, metric: str = "drift",
     lack_of_fit_p): one line per arm, shifted apart a little so the bars do not overlap.
     ``legend``: a legend in the Axes, each arm's lack-of-fit p in its entry (the report puts
     the p values in a corner and the arms in one legend below its panels)."""
-    from judgebench.rlaif.study import family_labels
-
     # A feature dose (judge.listness) draws that feature's drift, not the length's.
-    family = family_labels(dose) if dose.startswith("judge.") else {}
+    family = family_labels(dose if dose.startswith("judge.") else None)
     title, ylabel = family[metric][:2] if metric in family else \
         DOSE_PANELS.get(metric, (metric, metric))
     mine = table[table["metric"] == metric]
