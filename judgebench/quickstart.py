@@ -33,7 +33,14 @@ from judgebench.verdicts import bundled_pairs
 
 @dataclass(frozen=True)
 class QuickstartSizes:
-    """How much of each step the quickstart runs."""
+    """How much of each step the quickstart runs.
+
+    Example:
+
+    >>> import dataclasses
+    >>> QUICK.judge_model, QUICK.n_judge_pairs, dataclasses.replace(QUICK, n_boot=50).n_boot
+    ('tiny:0', 40, 50)
+    """
 
     judge_model: str
     policy_model: str
@@ -97,7 +104,14 @@ def _log(message: str) -> None:
 
 
 def sample_pairs(n: int, seed: int = 0) -> pd.DataFrame:
-    """A seeded sample of the bundled pairs, stratified by contrast (``source``)."""
+    """A seeded sample of the bundled pairs, stratified by contrast (``source``).
+
+    Example:
+
+    >>> pairs = sample_pairs(12, seed=0)
+    >>> len(pairs), pairs["source"].nunique()
+    (12, 4)
+    """
     pairs = bundled_pairs()
     if n >= len(pairs):
         return pairs

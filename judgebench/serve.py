@@ -56,12 +56,35 @@ _END_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "</s>", "<|end_of_te
 
 
 class RequestError(ValueError):
-    """A reward request that cannot be answered as sent (HTTP 400); names the field."""
+    """A reward request that cannot be answered as sent (HTTP 400); names the field.
+
+    Example:
+
+    >>> import tempfile
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     try:
+    ...         verl_compute_score(RewardScorer(SimulatedJudge(), d), {"solution_str": "4"})
+    ...     except RequestError as err:
+    ...         print(err)
+    the request has no field 'extra_info.question' (the prompt text; ...
+    """
 
 
 @dataclass
 class Reward:
-    """One completion's reward: ``value`` is what the engine gets (None = skip)."""
+    """One completion's reward: ``value`` is what the engine gets (None = skip).
+
+    Example:
+
+    >>> import tempfile
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     scorer = RewardScorer(SimulatedJudge(verbosity=1.0), d)
+    ...     reward = scorer.score(["2+2?"], ["It is 4."], anchors=["4"])[0]
+    >>> type(reward).__name__, round(reward.value, 3), reward.failed
+    ('Reward', 0.889, False)
+    """
 
     value: float | None
     p_win: float | None  # P(completion beats the anchor), calibrated if a pipeline is set
@@ -104,6 +127,17 @@ class VerdictLog:
     Each flush is one ``os.write`` of complete JSON lines to a file opened for appending, then
     an fsync; reopening cuts a torn last line left by a crash mid-write, so the file always
     loads with :func:`~judgebench.verdicts.load_table`.
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     log = VerdictLog(d, flush_every=64)
+    ...     log.append(pd.DataFrame({"pair_id": ["p0", "p0"], "order": ["12", "21"],
+    ...                              "p_1": [0.7, 0.6]}))
+    ...     log.flush()
+    ...     print(load_table(log.path)["p_1"].round(3).tolist())
+    [0.7, 0.6]
     """
 
     def __init__(self, log_dir: str | Path, flush_every: int = 64):
@@ -351,6 +385,17 @@ def openrlhf_reward(scorer: RewardScorer, body: dict) -> dict:
     rendered with the chat template), ``labels[i]`` the dataset's label (the anchor with
     ``anchor="reference"``). OpenRLHF stacks the rewards into a tensor, so a failure needs a
     numeric ``failure_reward``; without one the request fails (HTTP 503) rather than guess.
+
+    Example:
+
+    >>> import tempfile
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> prompt = "<|im_start|>user\\n2+2?<|im_end|>\\n<|im_start|>assistant\\n"
+    >>> body = {"query": [prompt + "4<|im_end|>"], "prompts": [prompt], "labels": ["four"]}
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     out = openrlhf_reward(RewardScorer(SimulatedJudge(verbosity=1.0), d), body)
+    >>> [round(r, 3) for r in out["rewards"]], out["extra_logs"]
+    ([0.2], {'judge_failed': [0.0]})
     """
     queries = _texts(body, "query", "prompt + response for each sample")
     prompts = _texts(body, "prompts", "the prompt of each sample")
@@ -385,7 +430,19 @@ def verl_classify(scorer: RewardScorer, body: dict, embeddings: bool = False) ->
     """verl's reward-loop request to a discriminative reward model (vLLM ``/classify``,
     SGLang ``/v1/embeddings``): ``input`` is the chat-rendered prompt and response; verl reads
     ``data[-1]["probs"][-1]`` (``["embedding"][-1]``). Needs ``anchor="first"`` (the request
-    carries no reference answer) and a numeric ``failure_reward``."""
+    carries no reference answer) and a numeric ``failure_reward``.
+
+    Example:
+
+    >>> import tempfile
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> chat = "<|im_start|>user\\n2+2?<|im_end|>\\n<|im_start|>assistant\\n{}<|im_end|>"
+    >>> with tempfile.TemporaryDirectory() as d:   # the first answer becomes the anchor
+    ...     scorer = RewardScorer(SimulatedJudge(verbosity=1.0), d, anchor="first")
+    ...     out = verl_classify(scorer, {"input": [chat.format("4"), chat.format("It is 4.")]})
+    >>> [round(item["probs"][0], 3) for item in out["data"]]
+    [0.5, 0.889]
+    """
     value = _field(body, "input", (str, list), "the chat-rendered prompt and response")
     texts = [value] if isinstance(value, str) else value
     questions, answers = [], []
@@ -421,6 +478,16 @@ def verl_compute_score(scorer: RewardScorer, body: dict) -> dict:
 
     The question is ``extra_info["question"]`` (or ``["prompt"]``); the anchor is
     ``extra_info["anchor"]`` if given, else ``ground_truth`` with ``anchor="reference"``.
+
+    Example:
+
+    >>> import tempfile
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> body = {"solution_str": "It is 4.", "ground_truth": "4", "extra_info": {"question": "2+2?"}}
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     out = verl_compute_score(RewardScorer(SimulatedJudge(verbosity=1.0), d), body)
+    >>> round(out["score"], 3), out["judge_failed"], out["error"]
+    (0.889, False, None)
     """
     solution = _field(body, "solution_str", str, "the policy's response")
     extra = body.get("extra_info") or {}
@@ -523,6 +590,15 @@ def compute_score(data_source: str, solution_str: str, ground_truth: str,
     keys (``p_win``, ``judge_failed``) become verl's per-sample reward extra info. A failed
     judgment scores the server's ``--failure-reward`` (None if unset: verl then stops, which
     is better than a made-up preference).
+
+    The example is skipped when the docs are tested: it needs ``judgebench serve-reward``
+    running at ``url``.
+
+    Example:
+
+    >>> compute_score("gsm8k", "It is 4.", "4", {"question": "2+2?"},  # doctest: +SKIP
+    ...               url="http://127.0.0.1:8700")
+    {'score': 0.889, 'p_win': 0.889, 'judge_failed': False}
     """
     body = json.dumps({"data_source": data_source, "solution_str": solution_str,
                        "ground_truth": ground_truth, "extra_info": extra_info or {}}).encode()

@@ -54,6 +54,13 @@ class OrderedBatch:
     ``model_first``/``model_second`` name who wrote each response and ``gold_first`` is
     P(first is truly better) from the pair's label; ``pair_ids`` (set by :meth:`Judge.judge`)
     let errors name the pair. Judges that do not use them ignore them.
+
+    Example:
+
+    >>> batch = OrderedBatch(prompts=["2+2?", "Capital of France?"], first=["4", "Paris"],
+    ...                      second=["5", "Lyon"])
+    >>> len(batch), batch.subset([1]).first
+    (2, ['Paris'])
     """
 
     prompts: list[str]
@@ -83,7 +90,14 @@ class OrderedBatch:
 
 @dataclass
 class JudgeOutput:
-    """What a judge returns for a batch: P(first wins) per row (NaN where the call failed)."""
+    """What a judge returns for a batch: P(first wins) per row (NaN where the call failed).
+
+    Example:
+
+    >>> out = JudgeOutput(p_first=[0.9, float("nan")], error=[None, "timed out"])
+    >>> out.p_first.tolist(), out.n_tokens.tolist(), out.raw
+    ([0.9, nan], [0, 0], [None, None])
+    """
 
     p_first: np.ndarray
     raw: list[Any] = field(default_factory=list)
@@ -105,7 +119,19 @@ class JudgeOutput:
 
 
 class Judge(ABC):
-    """A pairwise judge. Subclasses implement :meth:`_judge_batch` and :meth:`config`."""
+    """A pairwise judge. Subclasses implement :meth:`_judge_batch` and :meth:`config`.
+
+    Example:
+
+    >>> import pandas as pd
+    >>> class AlwaysFirst(Judge):
+    ...     def config(self): return {"kind": "always-first"}
+    ...     def _judge_batch(self, batch): return JudgeOutput(p_first=[0.75] * len(batch))
+    >>> pairs = pd.DataFrame({"pair_id": ["p0"], "prompt": ["2+2?"], "response_1": ["4"],
+    ...                       "response_2": ["5"]})
+    >>> AlwaysFirst().judge(pairs, progress=False)[["order", "p_first", "p_1"]].values.tolist()
+    [['12', 0.75, 0.75], ['21', 0.75, 0.25]]
+    """
 
     #: Whether verdicts may be cached on disk (a free, deterministic judge need not be).
     cacheable: bool = True

@@ -12,7 +12,14 @@ from typing import Any
 
 
 def cache_key(config: dict[str, Any], prompt: str, first: str, second: str) -> str:
-    """sha256 over the judge's config (template included), the prompt and both responses."""
+    """sha256 over the judge's config (template included), the prompt and both responses.
+
+    Example:
+
+    >>> key = cache_key({"kind": "simulated", "position": 1.0}, "2+2?", "4", "5")
+    >>> len(key), key == cache_key({"kind": "simulated", "position": 1.0}, "2+2?", "5", "4")
+    (64, False)
+    """
     payload = json.dumps([config, prompt, first, second], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -30,7 +37,9 @@ class VerdictCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False)
+        # Several processes of one run (sharded judging) write the same file: WAL lets them
+        # read while one writes, and a writer waits up to a minute for the lock.
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=60.0)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, p_first REAL, "

@@ -27,17 +27,36 @@ def _row_mean(x: np.ndarray) -> np.ndarray:
 
 
 def mean_logit(p: np.ndarray) -> np.ndarray:
-    """sigmoid of the mean logit over the members that answered; p is (n_rows, n_members)."""
+    """sigmoid of the mean logit over the members that answered; p is (n_rows, n_members).
+
+    Example:
+
+    >>> p = np.array([[0.9, 0.6, np.nan], [0.2, 0.7, 0.4]])   # NaN: that member failed
+    >>> mean_logit(p).round(3)
+    array([0.786, 0.422])
+    """
     return expit(_row_mean(safe_logit(p)))
 
 
 def mean_probability(p: np.ndarray) -> np.ndarray:
-    """Mean P(first wins) over the members that answered."""
+    """Mean P(first wins) over the members that answered.
+
+    Example:
+
+    >>> mean_probability(np.array([[0.9, 0.6, np.nan], [0.2, 0.7, 0.4]])).round(3)
+    array([0.75 , 0.433])
+    """
     return _row_mean(p)
 
 
 def majority(p: np.ndarray) -> np.ndarray:
-    """Share of answering members whose verdict is "first" (ties count half)."""
+    """Share of answering members whose verdict is "first" (ties count half).
+
+    Example:
+
+    >>> majority(np.array([[0.9, 0.6, np.nan], [0.2, 0.7, 0.5]])).round(3)
+    array([1. , 0.5])
+    """
     votes = np.where(p > 0.5, 1.0, np.where(p < 0.5, 0.0, 0.5))
     votes[np.isnan(p)] = np.nan
     return _row_mean(votes)

@@ -37,7 +37,15 @@ def _cache_argument(model: Any) -> str:
 
 
 def label_token_ids(tokenizer: Any, label: str) -> list[int]:
-    """Token ids that spell ``label`` as one token (bare and with a leading space)."""
+    """Token ids that spell ``label`` as one token (bare and with a leading space).
+
+    Example:
+
+    >>> from judgebench.models import tiny_tokenizer
+    >>> tok = tiny_tokenizer()
+    >>> [len(label_token_ids(tok, label)) for label in ("A", "Paris", "zebra")]
+    [2, 1, 0]
+    """
     ids = []
     for variant in (label, " " + label):
         enc = tokenizer.encode(variant, add_special_tokens=False)
@@ -49,7 +57,18 @@ def label_token_ids(tokenizer: Any, label: str) -> list[int]:
 class LocalJudge(Judge):
     """What every pairwise judge over a local causal LM shares: the model, the template, the
     batching settings, the prompt text and the identifying config. Subclasses read a verdict
-    from it (logits in :class:`HFJudge`, generated text in ``HFGenerateJudge``)."""
+    from it (logits in :class:`HFJudge`, generated text in ``HFGenerateJudge``).
+
+    Example:
+
+    >>> from judgebench.models import tiny_tokenizer
+    >>> toy = torch.nn.Linear(1, 1)   # a stand-in model: prompts need only the tokenizer
+    >>> judge = HFJudge(LoadedModel(toy, tiny_tokenizer(), "toy"))
+    >>> isinstance(judge, LocalJudge), judge.name, judge.config()["template"]
+    (True, 'hf:toy', 'default')
+    >>> judge.pairwise_prompts(OrderedBatch(["2+2?"], ["4"], ["5"]))[0][-40:]
+    'A or B.<|im_end|>\\n<|im_start|>assistant\\n'
+    """
 
     kind = "local"
 

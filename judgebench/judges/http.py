@@ -29,15 +29,42 @@ _TIMEOUTS = {"connect": httpcore.ConnectTimeout, "read": httpcore.ReadTimeout,
 
 
 class ConnectFailed(OSError):
-    """No connection could be made (refused, unreachable, DNS, connect timeout)."""
+    """No connection could be made (refused, unreachable, DNS, connect timeout).
+
+    :meth:`PooledClient.post` raises it; it is an OSError.
+
+    Example:
+
+    >>> err = ConnectFailed("[Errno 111] Connection refused")
+    >>> isinstance(err, OSError), str(err)
+    (True, '[Errno 111] Connection refused')
+    """
 
 
 class RequestTimedOut(TimeoutError):
-    """The request was not finished within its deadline."""
+    """The request was not finished within its deadline.
+
+    :meth:`PooledClient.post` raises it; it is a TimeoutError.
+
+    Example:
+
+    >>> err = RequestTimedOut("timed out after 2 s")
+    >>> isinstance(err, TimeoutError), str(err)
+    (True, 'timed out after 2 s')
+    """
 
 
 class TransportFailed(OSError):
-    """The connection broke after it was made (reset, server closed it, bad HTTP)."""
+    """The connection broke after it was made (reset, server closed it, bad HTTP).
+
+    :meth:`PooledClient.post` raises it; it is an OSError, but not a ConnectFailed.
+
+    Example:
+
+    >>> err = TransportFailed("Server disconnected without sending a response.")
+    >>> isinstance(err, OSError), isinstance(err, ConnectFailed)
+    (True, False)
+    """
 
 
 @contextmanager

@@ -189,6 +189,14 @@ def decision_position(
 
     With ``answer_prefix`` the search starts at the token holding its last occurrence; if the
     reply lacks it and is longer than a bare answer, there is no decision position.
+
+    Example:
+
+    >>> tokens = ["B", " is", " worse", ".", " [[", "A", "]]"]
+    >>> tops = [{"B": -0.1, "A": -2.0}, {}, {}, {}, {}, {"A": -0.1, "B": -2.4}, {}]
+    >>> decision_position(tokens, tops, ["A", "B"]), decision_position(tokens, tops, ["A", "B"],
+    ...                                                                 answer_prefix="[[")
+    (0, 5)
     """
     start = 0
     if answer_prefix:

@@ -56,7 +56,16 @@ def simulated_logit(
     noise: float,
     strength: float,
 ) -> np.ndarray:
-    """The simulated judge's logit of P(first wins) before the temperature (see module doc)."""
+    """The simulated judge's logit of P(first wins) before the temperature (see module doc).
+
+    Example:
+
+    >>> z = simulated_logit(np.array([0.5]), np.log([2.0]), np.zeros(1), np.zeros(1),
+    ...                     position=1.0, verbosity=1.0, self_preference=0.0, noise=0.0,
+    ...                     strength=2.0)
+    >>> z.round(3)   # 2 * 0.5 + 1.0 + log(2)
+    array([2.693])
+    """
     return (strength * gold_diff + position + verbosity * log_len_ratio
             + self_preference * self_diff + noise * eps)
 
@@ -193,6 +202,12 @@ def simulate_verdicts(
     Gold labels are Bernoulli draws from sigmoid(strength * quality difference), so a
     well-calibrated judge (temperature=1, no bias, no noise) reports exactly P(label).
     Lengths are log-normal; the quality difference is independent of the length ratio.
+
+    Example:
+
+    >>> v = simulate_verdicts(50, seed=0, position=1.0)
+    >>> len(v), v.groupby("order").size().to_dict(), round(float(v["p_first"].mean()), 2)
+    (100, {'12': 50, '21': 50}, 0.64)
     """
     rng = np.random.default_rng(seed)
     quality = rng.uniform(-1, 1, size=(n_pairs, 2))

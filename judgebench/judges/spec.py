@@ -190,7 +190,14 @@ def _typed(kind: str, options: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def build_judge(kind: str, target: str | None, options: dict[str, Any]) -> Judge:
-    """Construct the judge of ``kind``."""
+    """Construct the judge of ``kind``.
+
+    Example:
+
+    >>> judge = build_judge(*parse_spec("simulated:position=1.0,name=sim"))
+    >>> type(judge).__name__, judge.name, judge.position
+    ('SimulatedJudge', 'sim', 1.0)
+    """
     if kind == "simulated":
         from judgebench.judges.simulated import SimulatedJudge
 

@@ -47,7 +47,14 @@ def word_cosine(a: str, b: str) -> float:
 
 @dataclass(frozen=True, eq=False)
 class DetectorStyle:
-    """Style = a feature's value on the response (the prompt is not used)."""
+    """Style = a feature's value on the response (the prompt is not used).
+
+    Example:
+
+    >>> style = DetectorStyle(as_feature("hedge", r"\\bperhaps\\b"))
+    >>> style.score(["q", "q"], ["Perhaps, perhaps.", "Yes."]).tolist()
+    [1.0, 0.0]
+    """
 
     feature: Feature
 
@@ -63,7 +70,14 @@ class DetectorStyle:
 
 @dataclass(frozen=True, eq=False)
 class ReferenceStyle:
-    """Style = closeness (word cosine) to the judge's own reference answer for the prompt."""
+    """Style = closeness (word cosine) to the judge's own reference answer for the prompt.
+
+    Example:
+
+    >>> style = ReferenceStyle({"2+2?": "It is 4."})
+    >>> style.score(["2+2?", "2+2?", "3+3?"], ["4, it is", "Five.", "It is 4."]).tolist()
+    [1.0, 0.0, 0.0]
+    """
 
     references: Mapping[str, str]
 

@@ -54,7 +54,15 @@ _POINTWISE_USER = (
 
 @dataclass(frozen=True)
 class PairwiseTemplate:
-    """A pairwise prompt: the judge answers with ``labels[0]`` (first wins) or ``labels[1]``."""
+    """A pairwise prompt: the judge answers with ``labels[0]`` (first wins) or ``labels[1]``.
+
+    Example:
+
+    >>> t = PairwiseTemplate("short", "You are a judge.",
+    ...                      "Q: {question} A: {answer_a} B: {answer_b}")
+    >>> t.messages("2+2?", "4", "5")[1]
+    {'role': 'user', 'content': 'Q: 2+2? A: 4 B: 5'}
+    """
 
     name: str
     system: str
@@ -71,7 +79,15 @@ class PairwiseTemplate:
 
 @dataclass(frozen=True)
 class PointwiseTemplate:
-    """A pointwise prompt: the judge answers with one of ``scores`` (ascending)."""
+    """A pointwise prompt: the judge answers with one of ``scores`` (ascending).
+
+    Example:
+
+    >>> t = PointwiseTemplate("rate-1-3", "Rate 1 to 3.", "Q: {question} A: {answer}",
+    ...                       scores=("1", "2", "3"))
+    >>> t.messages("2+2?", "4")[1]["content"], t.scores
+    ('Q: 2+2? A: 4', ('1', '2', '3'))
+    """
 
     name: str
     system: str
@@ -96,7 +112,14 @@ TEMPLATES: dict[str, PairwiseTemplate | PointwiseTemplate] = {
 
 
 def get_template(name: str | PairwiseTemplate | PointwiseTemplate):
-    """The template called ``name`` (or the template itself when one is given)."""
+    """The template called ``name`` (or the template itself when one is given).
+
+    Example:
+
+    >>> t = get_template("mtbench-pair-v2")
+    >>> t.labels, t.tie_label, t.answer_prefix, get_template(t) is t
+    (('A', 'B'), 'C', '[[', True)
+    """
     if isinstance(name, PairwiseTemplate | PointwiseTemplate):
         return name
     if name not in TEMPLATES:

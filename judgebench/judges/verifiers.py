@@ -26,7 +26,15 @@ _WORD = re.compile(r"\b[\w'-]+\b")
 
 @dataclass(frozen=True)
 class Task:
-    """A prompt with verifiable gold. Unset checks (None/False/empty) are not applied."""
+    """A prompt with verifiable gold. Unset checks (None/False/empty) are not applied.
+
+    Example:
+
+    >>> task = Task("fr", "Capital of France, in at most 5 words?", "qa", answer=("Paris",),
+    ...             max_words=5)
+    >>> task.checks_defined()
+    ['answer', 'max_words']
+    """
 
     task_id: str
     prompt: str
@@ -80,17 +88,35 @@ class Task:
 
 
 def count_words(text: str) -> int:
-    """Words as runs of letters, digits, apostrophes and hyphens."""
+    """Words as runs of letters, digits, apostrophes and hyphens.
+
+    Example:
+
+    >>> count_words("It's a well-known fact: 2 + 2 = 4.")
+    7
+    """
     return len(_WORD.findall(text))
 
 
 def count_bullets(text: str) -> int:
-    """Lines that start with '-', '*', '•' or '1.'/'1)'."""
+    """Lines that start with '-', '*', '•' or '1.'/'1)'.
+
+    Example:
+
+    >>> count_bullets("Fruits:\\n- apple\\n* pear\\n1. fig")
+    3
+    """
     return len(_BULLET.findall(text))
 
 
 def contains_answer(text: str, answers: Iterable[str]) -> bool:
-    """Whether any acceptable answer appears as a whole word/number (case-insensitive)."""
+    """Whether any acceptable answer appears as a whole word/number (case-insensitive).
+
+    Example:
+
+    >>> contains_answer("The answer is 42.", ["42"]), contains_answer("It is 4.2", ["4"])
+    (True, False)
+    """
     for ans in answers:
         pattern = r"(?<![\w.])" + re.escape(ans.strip()) + r"(?![\w]|\.\d)"
         if re.search(pattern, text, flags=re.IGNORECASE):
@@ -99,7 +125,15 @@ def contains_answer(text: str, answers: Iterable[str]) -> bool:
 
 
 def check(task: Task, response: str) -> dict[str, bool]:
-    """Each of the task's checks on ``response``: name -> passed."""
+    """Each of the task's checks on ``response``: name -> passed.
+
+    Example:
+
+    >>> task = Task("t1", "Name a fruit in at most 3 words, no commas.", "format",
+    ...             max_words=3, no_commas=True)
+    >>> check(task, "An apple, surely")
+    {'max_words': True, 'no_commas': False}
+    """
     results: dict[str, bool] = {}
     if task.answer:
         results["answer"] = contains_answer(response, task.answer)
@@ -116,13 +150,28 @@ def check(task: Task, response: str) -> dict[str, bool]:
 
 
 def gold_score(task: Task, response: str) -> float:
-    """Share of the task's checks that ``response`` passes, in [0, 1]."""
+    """Share of the task's checks that ``response`` passes, in [0, 1].
+
+    Example:
+
+    >>> task = Task("t1", "Name a fruit in at most 3 words, no commas.", "format",
+    ...             max_words=3, no_commas=True)
+    >>> gold_score(task, "An apple, surely"), gold_score(task, "An apple")
+    (0.5, 1.0)
+    """
     results = check(task, response)
     return float(np.mean(list(results.values())))
 
 
 def load_tasks(path: str | Path | None = None) -> list[Task]:
-    """Tasks from a JSONL file; the bundled task set when ``path`` is None."""
+    """Tasks from a JSONL file; the bundled task set when ``path`` is None.
+
+    Example:
+
+    >>> tasks = load_tasks()                 # the bundled tasks
+    >>> tasks[0].task_id, tasks[0].checks_defined()
+    ('qa-capital-france', ['answer', 'max_words'])
+    """
     if path is None:
         text = resources.files("judgebench.data").joinpath("tasks.jsonl").read_text("utf-8")
     else:
@@ -135,7 +184,15 @@ def load_tasks(path: str | Path | None = None) -> list[Task]:
 
 
 class TaskIndex:
-    """Find a task's verifier by its prompt text."""
+    """Find a task's verifier by its prompt text.
+
+    Example:
+
+    >>> index = TaskIndex([Task("t1", "What is 2+2?", "math", answer=("4",))])
+    >>> index.get(" What is 2+2? ").task_id, index.gold_scores(["What is 2+2?", "Hi"],
+    ...                                                        ["4", "4"]).tolist()
+    ('t1', [1.0, nan])
+    """
 
     def __init__(self, tasks: Sequence[Task]):
         self.by_prompt = {t.prompt.strip(): t for t in tasks}
@@ -158,6 +215,12 @@ class VerifierJudge(Judge):
     """A judge that prefers the response with the higher gold score (0.5 when equal).
 
     Prompts without a task fail (NaN, with the reason), never a guess.
+
+    Example:
+
+    >>> judge = VerifierJudge([Task("t1", "What is 2+2?", "math", answer=("4",))])
+    >>> judge.compare(["What is 2+2?", "Hi"], ["It is 4.", "Hello"], ["It is 5.", "Hey"]).tolist()
+    [1.0, nan]
     """
 
     cacheable = False

@@ -51,7 +51,15 @@ _STALE_PNG = re.compile(r"^\d{2}-.+\.png$")
 
 @dataclass
 class ReportFigure:
-    """One figure of the report: its file name, caption and PNG bytes."""
+    """One figure of the report: its file name, caption and PNG bytes.
+
+    Example:
+
+    >>> png = plots.figure_png(plots.new_figure(1.0, 1.0))
+    >>> fig = ReportFigure("01-audit-position.png", "Position bias per judge.", png)
+    >>> fig.file, fig.png[:4]
+    ('01-audit-position.png', b'\\x89PNG')
+    """
 
     file: str
     caption: str
@@ -60,7 +68,15 @@ class ReportFigure:
 
 @dataclass
 class Block:
-    """One section of the report (an audit, a calibration, the runs, a sweep)."""
+    """One section of the report (an audit, a calibration, the runs, a sweep).
+
+    Example:
+
+    >>> block = Block("audit-sim", "Audit: sim", "audit-sim",
+    ...               findings=[("", ["sim prefers the answer shown first."])])
+    >>> block.title, block.figures, block.missing
+    ('Audit: sim', [], [])
+    """
 
     anchor: str
     title: str
@@ -78,6 +94,19 @@ def write_report(directory: str | Path) -> Path:
     ``directory`` is an audit, calibration, train or sweep output directory, or a parent of
     several (searched two levels deep). Raises FileNotFoundError for a directory that does not
     exist and ValueError for one without results, naming the files it looked for.
+
+    A run killed before its first iteration still gets a report that says what is missing:
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     run = Path(d, "run"); run.mkdir()
+    ...     _ = (run / "config.toml").write_text('[judge]\\nspec = "simulated"\\n')
+    ...     _ = (run / "state.json").write_text('{"finished": []}')
+    ...     page = write_report(d)
+    ...     print(page.name, "metrics.jsonl: not written" in page.read_text())
+    report.html True
     """
     root = Path(directory)
     sections = find_sections(root)
@@ -98,7 +127,18 @@ def write_report(directory: str | Path) -> Path:
 
 
 def build_blocks(sections: list[Section], out: Path) -> list[Block]:
-    """The report's blocks, figures drawn and saved to ``out``; runs share one block."""
+    """The report's blocks, figures drawn and saved to ``out``; runs share one block.
+
+    Example:
+
+    >>> import tempfile
+    >>> from judgebench.report.load import Section
+    >>> with tempfile.TemporaryDirectory() as d:   # an audit that wrote no tables: no figure
+    ...     blocks = build_blocks([Section("audit", Path(d), "audit-sim", data={"audit": {}})],
+    ...                           Path(d))
+    >>> [(b.anchor, b.title, len(b.figures)) for b in blocks]
+    [('audit-audit-sim', 'Audit: audit-sim', 0)]
+    """
     blocks: list[Block] = []
     runs = [s for s in sections if s.kind == "train"]
     counter = iter(range(1, 100))
@@ -333,7 +373,13 @@ def _cell(value: object) -> str:
 
 
 def versions() -> dict[str, str]:
-    """Installed versions of the packages a result depends on (at report time)."""
+    """Installed versions of the packages a result depends on (at report time).
+
+    Example:
+
+    >>> list(versions())
+    ['python', 'judgebench', 'torch', 'transformers', 'trl', 'numpy', 'pandas', 'matplotlib']
+    """
     out = {"python": platform.python_version()}
     for name in VERSIONED:
         try:
@@ -344,7 +390,16 @@ def versions() -> dict[str, str]:
 
 
 def judge_rows(sections: list[Section]) -> pd.DataFrame:
-    """Which judges the results come from: per section, the judge names or specs."""
+    """Which judges the results come from: per section, the judge names or specs.
+
+    Example:
+
+    >>> from judgebench.report.load import Section
+    >>> run = Section("train", Path("runs/a"), "a", data={"config": {
+    ...     "judge": {"spec": "simulated:verbosity=2.0"}, "calibration": {"steps": ["length"]}}})
+    >>> judge_rows([run]).values.tolist()
+    [['a', 'simulated:verbosity=2.0', "{}; calibration steps: ['length']"]]
+    """
     rows = []
     for sec in sections:
         if sec.kind == "audit":
@@ -416,7 +471,16 @@ def _ul(items: list[str], cls: str = "") -> str:
 
 
 def render_html(title: str, root: Path, blocks: list[Block], sections: list[Section]) -> str:
-    """The whole report as one HTML document (figures inline as data URIs)."""
+    """The whole report as one HTML document (figures inline as data URIs).
+
+    Example:
+
+    >>> block = Block("audit-sim", "Audit: sim", "audit-sim",
+    ...               findings=[("", ["sim prefers the answer shown first."])])
+    >>> page = render_html("demo", Path("."), [block], [])
+    >>> page.startswith("<!DOCTYPE html>"), "<li>sim prefers the answer shown first.</li>" in page
+    (True, True)
+    """
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              f"<title>judgebench report: {_e(title)}</title>", f"<style>{_CSS}</style>",
@@ -478,7 +542,17 @@ def _md_table(df: pd.DataFrame) -> str:
 
 def render_markdown(title: str, root: Path, blocks: list[Block], sections: list[Section]
                     ) -> str:
-    """The report as Markdown; figures link to the PNGs beside it."""
+    """The report as Markdown; figures link to the PNGs beside it.
+
+    Example:
+
+    >>> block = Block("audit-sim", "Audit: sim", "audit-sim",
+    ...               findings=[("", ["sim prefers the answer shown first."])])
+    >>> md = render_markdown("demo", Path("."), [block], [])
+    >>> [line for line in md.splitlines() if line.startswith(("#", "- "))][:4]
+    ['# judgebench report: demo', '## What was found', '### Audit: sim',
+     '- sim prefers the answer shown first.']
+    """
     out = [f"# judgebench report: {title}", "", f"Directory `{root.resolve()}`", "",
            "## What was found", ""]
     for b in blocks:

@@ -311,6 +311,13 @@ class SaturatingDoseResponse(_DoseResponse):
 
     c is the drift of an unbiased judge (x = 0), c ± a the plateaus: hard labels saturate
     once most of them pick the longer response, and over-corrected labels (x < 0) saturate too.
+
+    Example:
+
+    >>> x = np.linspace(-0.1, 0.5, 12)
+    >>> fit = SaturatingDoseResponse(level=0.8).fit(x, 5 + 40 * np.tanh(3 * x))
+    >>> fit.predict([0.25])[["estimate"]].round(1).values.tolist()
+    [[30.4]]
     """
 
     name = "saturating"
@@ -327,7 +334,14 @@ class SaturatingDoseResponse(_DoseResponse):
 
 
 class LinearDoseResponse(_DoseResponse):
-    """y = c + s·x (the baseline the saturating form is compared with)."""
+    """y = c + s·x (the baseline the saturating form is compared with).
+
+    Example:
+
+    >>> fit = LinearDoseResponse().fit([0.0, 0.1, 0.2, 0.3], [1.0, 11.0, 21.0, 31.0])
+    >>> [round(float(v), 2) for v in fit.params_], fit.df_
+    ([1.0, 100.0], 2)
+    """
 
     name = "linear"
     param_names = ("c", "s")
@@ -361,8 +375,16 @@ class ForecastModel:
     ``fit(study_table(...))`` fits one curve per (family, target, horizon); ``fitted_`` holds
     them, ``cells_`` the training cells, ``domain_`` the config values they were run with.
 
-    >>> model = ForecastModel(form="linear").fit(table)                # doctest: +SKIP
-    >>> model.predict({"length": 0.3}, horizon=4)                      # doctest: +SKIP
+    Example (six synthetic cells; ``study_table`` reads real ones from study folders):
+
+    >>> x = np.array([0.0, 0.0, 0.2, 0.2, 0.4, 0.4])
+    >>> table = pd.DataFrame({"study": "s", "cell": [f"c{i}" for i in range(6)],
+    ...                       "family": "length", "horizon": 4, "x": x, "share": x + 0.5,
+    ...                       "reference": 0.5, "bias0": x == 0, "position_label_share": None,
+    ...                       "drift": 100 * x + [1, -1, 2, -2, 1, -1], "gold_change": -x})
+    >>> model = ForecastModel(form="linear").fit(table)
+    >>> model.predict({"length": 0.3}, horizon=4)[["target", "estimate"]].round(2).values.tolist()
+    [['drift', 30.0], ['gold_change', -0.3]]
     """
 
     def __init__(self, form: str = "saturating", level: float = 0.8):
@@ -457,6 +479,14 @@ def extrapolation_flags(model: ForecastModel, cfg: Any, stats: dict[str, Any],
 
     Empty when the config's :data:`DOMAIN_KEYS`, the horizon, the label-level biases and the
     position share all lie within what the model was fitted on.
+
+    Example (the bundled model, the config it was fitted for, a label-level bias beyond it):
+
+    >>> from judgebench.rlaif.config import load_config
+    >>> cfg = load_config("configs/smollm2-study.toml")
+    >>> extrapolation_flags(ForecastModel.from_json(BUNDLED_MODEL), cfg,
+    ...                     {"x_length": 0.9}, horizon=4)
+    ['label-level bias x_length = +0.900 outside the fitted [...]']
     """
     flags = []
     for key, value in _domain_values(cfg).items():
@@ -484,7 +514,16 @@ def extrapolation_flags(model: ForecastModel, cfg: Any, stats: dict[str, Any],
 
 @dataclass
 class Forecast:
-    """A forecast: predictions per family and target, the audit behind them, and flags."""
+    """A forecast: predictions per family and target, the audit behind them, and flags.
+
+    Example (what :func:`forecast` returns, built by hand):
+
+    >>> row = {"family": "length", "target": "drift", "horizon": 4, "x": 0.3,
+    ...        "estimate": 31.0, "low": 2.0, "high": 60.0, "level": 0.8, "n_cells": 36}
+    >>> fc = Forecast(pd.DataFrame([row]), {"x_length": 0.3}, [], "my.toml", "simulated")
+    >>> fc.extrapolation, fc.to_markdown().splitlines()[4]
+    (False, '| length | drift | 4 it. | +0.300 | +31 | [+2, +60] (80%, n = 36) |')
+    """
 
     table: pd.DataFrame  #: family, target, horizon, x, estimate, low, high, level, form, ...
     audit: dict[str, Any]  #: label_statistics of the iteration-0 labels

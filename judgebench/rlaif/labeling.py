@@ -34,6 +34,15 @@ def make_pairs(samples: pd.DataFrame, pairing: str, *, iteration: int) -> pd.Dat
     ``pairing="all"`` takes every unordered pair, ``"disjoint"`` pairs candidates (0,1), (2,3)...
     Pairs with an empty response or two identical responses are dropped: a judge cannot prefer
     either, and the schema refuses empty responses. ``n_dropped`` is in ``attrs``.
+
+    Example:
+
+    >>> s = pd.DataFrame({"slot": [0] * 3, "task_id": ["t"] * 3, "prompt": ["q"] * 3,
+    ...                   "candidate": [0, 1, 2], "response": ["a", "bb", "a"],
+    ...                   "n_tokens": [1, 2, 1], "gold": [1.0, 0.0, 1.0]})
+    >>> pairs = make_pairs(s, "all", iteration=1)      # candidates 0 and 2 are identical
+    >>> pairs["pair_id"].tolist(), pairs.attrs["n_dropped"]
+    (['it1-s0-0-1', 'it1-s0-1-2'], 1)
     """
     rows, dropped = [], 0
     for slot, group in samples.groupby("slot", sort=True):
@@ -75,12 +84,30 @@ def judge_pairs(
     chunk: int = 256,
     on_chunk: Callable[[int], None] | None = None,
     progress: bool = False,
+    shard: tuple[int, int] = (0, 1),
+    gather: Callable[[list[pd.DataFrame]], list[list[pd.DataFrame]]] | None = None,
 ) -> pd.DataFrame:
     """The verdict table of ``pairs``: both orders, or one seeded random order per pair.
 
     Pairs are judged ``chunk`` at a time; with a cache, each finished chunk is on disk before
     the next starts, so a killed run pays only for the chunk it was in. ``on_chunk(k)`` runs
     after chunk k (the test hook that kills a run halfway).
+
+    Sharded (``[labeling] shard_judging``): with ``shard = (rank, world)`` this process judges
+    the chunks k with k % world == rank, and ``gather`` (``RunDir.gather``) brings every
+    process's verdict frames back; the orders are drawn for all pairs before sharding and the
+    rows are sorted by (pair, order), so the table is the single-process one for any world
+    size. ``attrs["n_by_process"]`` counts the verdicts each process judged.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> pairs = pd.DataFrame({"pair_id": ["p", "q"], "prompt": ["Say hi."] * 2,
+    ...                       "response_1": ["Hi.", "Hey"],
+    ...                       "response_2": ["Hello there!", "Hello!"]})
+    >>> v = judge_pairs(SimulatedJudge(verbosity=1.0), pairs, orders="random", seed=0)
+    >>> v[["pair_id", "order"]].values.tolist()
+    [['p', '21'], ['q', '12']]
     """
     if orders == "both":
         order_of = np.full(len(pairs), "both", dtype=object)
@@ -89,8 +116,11 @@ def judge_pairs(
     # The judge never sees gold: a simulated judge without a quality function would read it.
     gold = pairs.set_index("pair_id")["label"] if "label" in pairs.columns else None
     blind = pairs.drop(columns=["label"], errors="ignore")
+    rank, world = shard
     frames = []
     for k, start in enumerate(range(0, len(blind), chunk)):
+        if k % world != rank:
+            continue
         part = blind.iloc[start : start + chunk]
         part_orders = order_of[start : start + chunk]
         for which in ("both", "12", "21"):
@@ -100,16 +130,32 @@ def judge_pairs(
                 frames.append(judge.judge(sub, orders=todo, cache=cache, progress=progress))
         if on_chunk is not None:
             on_chunk(k)
+    parts = gather(frames) if gather is not None else [frames]
+    frames = [f for part in parts for f in part]
     verdicts = pd.concat(frames, ignore_index=True)
     if gold is not None:
         verdicts["label"] = verdicts["pair_id"].map(gold).to_numpy(float)
     # Row order by (pair, order) so the table does not depend on the chunking.
     verdicts["_pos"] = verdicts["pair_id"].map({p: i for i, p in enumerate(pairs["pair_id"])})
-    return verdicts.sort_values(["_pos", "order"]).drop(columns="_pos").reset_index(drop=True)
+    verdicts = verdicts.sort_values(["_pos", "order"]).drop(columns="_pos").reset_index(drop=True)
+    verdicts.attrs["n_by_process"] = [int(sum(len(f) for f in part)) for part in parts]
+    return verdicts
 
 
 def fit_calibration(verdicts: pd.DataFrame, cfg: CalibrationConfig):
-    """The calibration pipeline for this iteration: fitted on ``verdicts``, loaded, or None."""
+    """The calibration pipeline for this iteration: fitted on ``verdicts``, loaded, or None.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> pairs = pd.DataFrame({"pair_id": ["p"], "prompt": ["Say hi."], "response_1": ["Hi."],
+    ...                       "response_2": ["Hello there, friend!"]})
+    >>> verdicts = judge_pairs(SimulatedJudge(verbosity=1.0), pairs, orders="both", seed=0)
+    >>> fit_calibration(verdicts, CalibrationConfig()) is None     # no [calibration] steps
+    True
+    >>> fit_calibration(verdicts, CalibrationConfig(steps=["swap"]))
+    Pipeline([SwapAverage()])
+    """
     if cfg.pipeline:
         from judgebench.calibration.pipeline import Pipeline
 
@@ -137,7 +183,18 @@ def fit_calibration(verdicts: pd.DataFrame, cfg: CalibrationConfig):
 
 
 def apply_calibration(verdicts: pd.DataFrame, pipeline: Any) -> pd.DataFrame:
-    """Calibrated verdicts: p_1/p_first calibrated, p_1_raw/p_first_raw the judge's own."""
+    """Calibrated verdicts: p_1/p_first calibrated, p_1_raw/p_first_raw the judge's own.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> pairs = pd.DataFrame({"pair_id": ["p"], "prompt": ["Say hi."], "response_1": ["Hi."],
+    ...                       "response_2": ["Hello there, friend!"]})
+    >>> verdicts = judge_pairs(SimulatedJudge(verbosity=1.0), pairs, orders="both", seed=0)
+    >>> out = apply_calibration(verdicts, None)      # no pipeline: the judge's own p
+    >>> out[["order", "p_1", "p_1_raw"]].round(2).values.tolist()
+    [['12', 0.13, 0.13], ['21', 0.13, 0.13]]
+    """
     if pipeline is None:
         out = verdicts.copy()
         for col in ("p_1", "p_first"):
@@ -166,6 +223,16 @@ def preference_labels(verdicts: pd.DataFrame) -> pd.DataFrame:
     p_judge_raw, p12/p21 and p12_raw/p21_raw (P(response_1 wins) per order; NaN where not
     judged or failed), flipped / flipped_raw (both orders judged and their winners differ:
     the label was decided by position), n_orders, and the pair's columns.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> pairs = pd.DataFrame({"pair_id": ["p"], "prompt": ["Say hi."], "response_1": ["Hi."],
+    ...                       "response_2": ["Hello there, friend!"]})
+    >>> verdicts = judge_pairs(SimulatedJudge(verbosity=1.0), pairs, orders="both", seed=0)
+    >>> labels = preference_labels(apply_calibration(verdicts, None))
+    >>> labels[["pair_id", "p_judge", "n_orders", "flipped"]].round(2).values.tolist()
+    [['p', 0.13, 2, 0.0]]
     """
     v = verdicts.copy()
     ok = ~v["failed"].to_numpy(bool)

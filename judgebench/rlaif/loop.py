@@ -16,7 +16,8 @@ rlaif/rundir.py (the folder's bookkeeping: state, timing, metrics, pruning), rla
 (the policy checkpoints) and the four steps in rlaif/steps/ (generate, judge, instrument,
 train). Under ``accelerate launch`` every process trains; only the main process generates,
 judges, measures and writes files, and the others wait at a barrier. With ``[sampling]
-seeding = "per_batch"`` every process generates its share of the batches (steps/generate.py).
+seeding = "per_batch"`` every process generates its share of the batches (steps/generate.py),
+and with ``[labeling] shard_judging = true`` judges its share of the chunks (steps/judge.py).
 """
 
 from __future__ import annotations
@@ -132,11 +133,13 @@ class Run:
         self.tasks: TaskSet = load_task_set(cfg.tasks, seed=cfg.run.seed)
         self.dir = RunDir(self.root, cfg, self.dist)
         self.judge = judge
-        if self.judge is None and (self.main or cfg.optimize.algorithm == "direct"):
+        # Sharded judging: every process judges its share, with the same judge and cache.
+        judges_here = self.main or (cfg.labeling.shard_judging and self.dist.num_processes > 1)
+        if self.judge is None and (judges_here or cfg.optimize.algorithm == "direct"):
             self.judge = build_judge(cfg, self.tasks)
         self.dir.open()  # the first write: everything above can fail with nothing written
         self.cache = None
-        if self.main and self.judge.cacheable:
+        if judges_here and self.judge.cacheable:
             from judgebench.judges.cache import VerdictCache
 
             self.cache = VerdictCache(self.root / "cache.sqlite")

@@ -52,11 +52,34 @@ from judgebench.rlaif.config import LoopConfig
 
 
 class NonFiniteLossError(RuntimeError):
-    """Training produced a NaN/inf loss; the message gives the step and what to change."""
+    """Training produced a NaN/inf loss; the message gives the step and what to change.
+
+    Example:
+
+    >>> net = torch.nn.Linear(2, 2)
+    >>> with torch.no_grad():
+    ...     _ = net.weight.fill_(float("nan"))
+    >>> try:
+    ...     check_finite(net, "iteration 0 training")
+    ... except NonFiniteLossError as err:
+    ...     print(type(err).__name__, isinstance(err, RuntimeError))
+    NonFiniteLossError True
+    """
 
 
 class NonFiniteGuard(TrainerCallback):
-    """Stop at the first logged non-finite loss (logging_steps=1 makes that every step)."""
+    """Stop at the first logged non-finite loss (logging_steps=1 makes that every step).
+
+    Example:
+
+    >>> from types import SimpleNamespace
+    >>> guard = NonFiniteGuard("DPO")
+    >>> guard.on_log(SimpleNamespace(learning_rate=1e-5), SimpleNamespace(global_step=3), None,
+    ...              logs={"loss": float("nan")})
+    Traceback (most recent call last):
+    ...
+    judgebench.rlaif.optimize.NonFiniteLossError: DPO loss became nan at step 3 ...
+    """
 
     def __init__(self, what: str):
         self.what = what
@@ -73,7 +96,19 @@ class NonFiniteGuard(TrainerCallback):
 
 class LogLines(TrainerCallback):
     """Every Trainer log (a step's loss, grad_norm, ...; the summary at the end) as one JSON line
-    in the run's log file (rlaif/runlog.py), whatever the terminal shows."""
+    in the run's log file (rlaif/runlog.py), whatever the terminal shows.
+
+    Example:
+
+    >>> import tempfile
+    >>> from types import SimpleNamespace
+    >>> state = SimpleNamespace(global_step=1, max_steps=4)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with runlog.library_output(Path(tmp) / "train.log") as log:
+    ...         LogLines("DPOTrainer").on_log(None, state, None, logs={"loss": 0.69})
+    ...     print(log.read_text().splitlines()[-1].split(": ", 1)[1])
+    DPOTrainer step 1/4: {"loss": 0.69}
+    """
 
     def __init__(self, what: str):
         self.what = what
@@ -84,7 +119,14 @@ class LogLines(TrainerCallback):
 
 
 class StepBar(ProgressCallback):
-    """The Trainer's bar of training steps without the log dict it prints at every step."""
+    """The Trainer's bar of training steps without the log dict it prints at every step.
+
+    Example:
+
+    >>> bar = StepBar()                                   # a ProgressCallback that prints no dicts
+    >>> isinstance(bar, ProgressCallback), bar.on_log(None, None, None, logs={"loss": 0.69})
+    (True, None)
+    """
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: D102
         return None
@@ -96,6 +138,16 @@ def quiet(trainer: Any, cfg: LoopConfig) -> Any:
     Quiet (the default; rlaif/runlog.py) drops the printer of one dict per step, and with
     [run] progress keeps the bar of steps without the dicts. Verbose leaves the trainer as
     transformers builds it: the dicts under the bar, or printed when disable_tqdm is set.
+
+    Example:
+
+    >>> import tempfile
+    >>> from transformers import Trainer, TrainingArguments
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     trainer = Trainer(model=torch.nn.Linear(2, 2),
+    ...                       args=TrainingArguments(output_dir=tmp, report_to="none"))
+    >>> [type(c).__name__ for c in quiet(trainer, LoopConfig()).callback_handler.callbacks]
+    ['LogLines', 'DefaultFlowCallback', 'StepBar']
     """
     # First of the callbacks, so that a log the NaN guard stops on is in the file as well.
     trainer.callback_handler.callbacks.insert(0, LogLines(type(trainer).__name__))
@@ -108,7 +160,16 @@ def quiet(trainer: Any, cfg: LoopConfig) -> Any:
 
 
 class StepHook(TrainerCallback):
-    """Call ``fn()`` after the first optimizer step (the loop's test-only kill point)."""
+    """Call ``fn()`` after the first optimizer step (the loop's test-only kill point).
+
+    Example:
+
+    >>> from types import SimpleNamespace
+    >>> hook = StepHook(lambda: print("kill point reached"))
+    >>> for step in (1, 2):
+    ...     hook.on_step_end(None, SimpleNamespace(global_step=step), None)
+    kill point reached
+    """
 
     def __init__(self, fn: Callable[[], None]):
         self.fn = fn
@@ -121,7 +182,16 @@ class StepHook(TrainerCallback):
 def common_args(cfg: LoopConfig, out_dir: str | Path, *, seed: int, device: torch.device,
                 dtype: torch.dtype, learning_rate: float, epochs: float, batch_size: int,
                 extra: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments every TRL config gets from the loop (see module doc), then ``extra``."""
+    """Keyword arguments every TRL config gets from the loop (see module doc), then ``extra``.
+
+    Example:
+
+    >>> args = common_args(LoopConfig(), "runs/x/trainer", seed=0, device=torch.device("cpu"),
+    ...                    dtype=torch.float32, learning_rate=1e-5, epochs=1.0, batch_size=8,
+    ...                    extra={"beta": 0.2})               # [trainer] keys win
+    >>> args["use_cpu"], args["bf16"], args["report_to"], args["save_strategy"], args["beta"]
+    (True, False, 'none', 'no', 0.2)
+    """
     args = {
         "output_dir": str(out_dir), "seed": seed, "data_seed": seed,
         "bf16": device.type == "cuda" and dtype == torch.bfloat16,
@@ -137,7 +207,17 @@ def common_args(cfg: LoopConfig, out_dir: str | Path, *, seed: int, device: torc
 
 
 def peft_config(cfg: LoopConfig):
-    """A peft LoraConfig from [policy], or None when LoRA is off."""
+    """A peft LoraConfig from [policy], or None when LoRA is off.
+
+    Example:
+
+    >>> from judgebench.rlaif.config import loads
+    >>> peft_config(LoopConfig()) is None                      # [policy] lora = false
+    True
+    >>> lora = peft_config(loads("[policy]\\nlora = true\\nlora_r = 4"))
+    >>> lora.r, lora.lora_alpha, lora.target_modules
+    (4, 16, 'all-linear')
+    """
     if not cfg.policy.lora:
         return None
     from peft import LoraConfig
@@ -151,12 +231,33 @@ REF_ADAPTER = "ref"  #: the adapter name TRL's trainers use as a PEFT model's re
 
 
 def is_peft(model: Any) -> bool:
-    """Whether ``model`` is a peft model (its adapters can be switched off)."""
+    """Whether ``model`` is a peft model (its adapters can be switched off).
+
+    Example:
+
+    >>> from peft import LoraConfig, get_peft_model
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    >>> is_peft(net), is_peft(get_peft_model(net, LoraConfig(target_modules=["0"])))
+    (False, True)
+    """
     return hasattr(model, "peft_config")
 
 
 def use_base_reference(trainer: Any) -> None:
-    """Make a PEFT trainer's reference the base (adapters off): drop TRL's ``"ref"`` copy."""
+    """Make a PEFT trainer's reference the base (adapters off): drop TRL's ``"ref"`` copy.
+
+    Example:
+
+    >>> from types import SimpleNamespace
+    >>> from peft import LoraConfig, get_peft_model
+    >>> lora = LoraConfig(target_modules=["0"])
+    >>> model = get_peft_model(torch.nn.Sequential(torch.nn.Linear(2, 2)), lora)
+    >>> model.add_adapter(REF_ADAPTER, lora)                 # the frozen copy TRL adds
+    >>> use_base_reference(SimpleNamespace(model=model,
+    ...                                    accelerator=SimpleNamespace(unwrap_model=lambda m: m)))
+    >>> sorted(model.peft_config)
+    ['default']
+    """
     model = trainer.accelerator.unwrap_model(trainer.model)
     if REF_ADAPTER in getattr(model, "peft_config", {}):
         model.delete_adapter(REF_ADAPTER)
@@ -185,6 +286,16 @@ def build_dpo_trainer(
     is now. ``label_smoothing`` > 0 selects robust DPO (Chowdhury et al. 2024; TRL
     ``loss_type="robust"``) with that label-flip rate: TRL 1.16's default sigmoid loss ignores
     ``label_smoothing``.
+
+    Example:
+
+    Building one needs a policy and a reference model; an empty iteration is refused first:
+
+    >>> build_dpo_trainer(None, None, None, [], LoopConfig(), "runs/x/trainer", seed=0,
+    ...                   device=torch.device("cpu"), dtype=torch.float32)
+    Traceback (most recent call last):
+    ...
+    ValueError: DPO got no training pairs this iteration (every pair was a failure, a tie, or ...
     """
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
@@ -217,7 +328,16 @@ def build_dpo_trainer(
 
 
 def train_dpo(*args, **kwargs):
-    """:func:`build_dpo_trainer`, trained; returns the trainer."""
+    """:func:`build_dpo_trainer`, trained; returns the trainer.
+
+    Example:
+
+    >>> train_dpo(None, None, None, [], LoopConfig(), "runs/x/trainer", seed=0,
+    ...           device=torch.device("cpu"), dtype=torch.float32)
+    Traceback (most recent call last):
+    ...
+    ValueError: DPO got no training pairs this iteration ...
+    """
     trainer = build_dpo_trainer(*args, **kwargs)
     trainer.train()
     return trainer
@@ -245,6 +365,14 @@ def build_rl_trainer(
     The reference (beta > 0) of a full model is loaded from ``ref_path``; a PEFT model's is the
     model itself: ``lora_reference="base"`` with its adapter disabled, ``"adapter"`` a frozen
     copy of the adapter as it is now (module doc).
+
+    Example:
+
+    >>> build_rl_trainer("ppo", None, None, [], None, LoopConfig(), "runs/x/trainer",
+    ...                  seed=0, device=torch.device("cpu"), dtype=torch.float32, ref_path=None)
+    Traceback (most recent call last):
+    ...
+    ValueError: algorithm must be 'grpo' or 'rloo'; got 'ppo'.
     """
     from datasets import Dataset
 
@@ -327,7 +455,16 @@ def release_rollout_engine(trainer: Any) -> None:
 
 
 def train_rl(*args, **kwargs):
-    """:func:`build_rl_trainer`, trained; returns the trainer."""
+    """:func:`build_rl_trainer`, trained; returns the trainer.
+
+    Example:
+
+    >>> train_rl("ppo", None, None, [], None, LoopConfig(), "runs/x/trainer",
+    ...          seed=0, device=torch.device("cpu"), dtype=torch.float32, ref_path=None)
+    Traceback (most recent call last):
+    ...
+    ValueError: algorithm must be 'grpo' or 'rloo'; got 'ppo'.
+    """
     trainer = build_rl_trainer(*args, **kwargs)
     trainer.train()
     return trainer
@@ -341,6 +478,16 @@ def reference_logprobs(trainer: Any, input_ids: torch.Tensor) -> torch.Tensor:
     (``ref_model`` if they hold one, else the PEFT model with its ``"ref"`` adapter active or
     its adapters disabled), so a test can check which policy a run is anchored to.
     Returns (batch, seq - 1): log P(token t+1 | tokens <= t).
+
+    Example:
+
+    >>> from types import SimpleNamespace
+    >>> ref = torch.nn.Embedding(5, 5)       # stands in for a causal LM with 5 tokens
+    >>> ref.forward = lambda input_ids: SimpleNamespace(logits=torch.zeros(*input_ids.shape, 5))
+    >>> trainer = SimpleNamespace(ref_model=ref, model=ref,
+    ...                           accelerator=SimpleNamespace(unwrap_model=lambda m: m))
+    >>> reference_logprobs(trainer, torch.tensor([[1, 2, 3]])).round(decimals=3)  # log(1/5)
+    tensor([[-1.6090, -1.6090]])
     """
     ref = getattr(trainer, "ref_model", None)
     model = trainer.accelerator.unwrap_model(trainer.model)
@@ -360,7 +507,19 @@ def reference_logprobs(trainer: Any, input_ids: torch.Tensor) -> torch.Tensor:
 
 
 def check_finite(model: torch.nn.Module, what: str) -> None:
-    """Raise NonFiniteLossError if any trainable parameter is NaN/inf (never save such weights)."""
+    """Raise NonFiniteLossError if any trainable parameter is NaN/inf (never save such weights).
+
+    Example:
+
+    >>> net = torch.nn.Linear(2, 2)
+    >>> check_finite(net, "iteration 0 training")          # finite: nothing happens
+    >>> with torch.no_grad():
+    ...     _ = net.bias.fill_(float("inf"))
+    >>> check_finite(net, "iteration 0 training")
+    Traceback (most recent call last):
+    ...
+    judgebench.rlaif.optimize.NonFiniteLossError: iteration 0 training: parameter bias ...
+    """
     for name, param in model.named_parameters():
         if param.requires_grad and not torch.isfinite(param).all():
             raise NonFiniteLossError(

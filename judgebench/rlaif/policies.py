@@ -21,7 +21,17 @@ from judgebench.rlaif.rundir import RunDir
 
 
 class PolicyStore:
-    """Save the iteration-0 policy, keep its tokenizer, load policy ``i`` on the run's device."""
+    """Save the iteration-0 policy, keep its tokenizer, load policy ``i`` on the run's device.
+
+    Example:
+
+    >>> from pathlib import Path
+    >>> from types import SimpleNamespace
+    >>> run_dir = RunDir(Path("runs/tiny"), LoopConfig(), SimpleNamespace(is_main_process=True))
+    >>> store = PolicyStore(LoopConfig(), run_dir, device=torch.device("cpu"), dtype=torch.float32)
+    >>> store.dir.policy_dir(1).as_posix(), store.tokenizer      # loaded by ensure_initial()
+    ('runs/tiny/checkpoints/iter-001/policy', None)
+    """
 
     def __init__(self, cfg: LoopConfig, run_dir: RunDir, *, device: torch.device,
                  dtype: torch.dtype):

@@ -27,6 +27,11 @@ def label_accuracy(p_judge: np.ndarray, gold_p1: np.ndarray) -> tuple[float, int
 
     Only pairs with a decisive gold label (not a gold tie) and a judgment count (MT-Bench's
     agreement "without ties", Zheng et al. 2023).
+
+    Example:
+
+    >>> label_accuracy([0.9, 0.2, 0.5, 0.7], [1.0, 1.0, 0.0, 0.5])   # the gold tie is left out
+    (0.5, 3)
     """
     p, g = np.asarray(p_judge, float), np.asarray(gold_p1, float)
     use = np.isfinite(p) & np.isfinite(g) & (g != 0.5)
@@ -37,7 +42,13 @@ def label_accuracy(p_judge: np.ndarray, gold_p1: np.ndarray) -> tuple[float, int
 
 
 def nan_share(x: np.ndarray) -> float:
-    """Mean of the finite entries (NaN when none)."""
+    """Mean of the finite entries (NaN when none).
+
+    Example:
+
+    >>> nan_share([1.0, np.nan, 0.0, 0.5]), nan_share([np.nan])
+    (0.5, nan)
+    """
     x = np.asarray(x, float)
     x = x[np.isfinite(x)]
     return float(x.mean()) if x.size else float("nan")
@@ -49,6 +60,12 @@ def length_explained_share(gain: np.ndarray, dlen: np.ndarray) -> dict[str, floa
     OLS of the per-prompt gain on the per-prompt length change, gain = a + b·Δlen; the share is
     b·mean(Δlen) / mean(gain) (Singhal et al. 2023 report 70–90% of RLHF reward gains from
     length). NaN when the mean gain is ~0 or lengths did not change; r2 is the fit's R².
+
+    Example:
+
+    >>> out = length_explained_share(gain=[0.1, 0.2, 0.35, 0.4], dlen=[10, 20, 30, 40])
+    >>> {k: round(v, 2) for k, v in out.items()}
+    {'share': 1.0, 'slope': 0.01, 'r2': 0.97}
     """
     g, d = np.asarray(gain, float), np.asarray(dlen, float)
     ok = np.isfinite(g) & np.isfinite(d)
@@ -66,7 +83,20 @@ def length_explained_share(gain: np.ndarray, dlen: np.ndarray) -> dict[str, floa
 
 def judge_bias(verdicts: pd.DataFrame, *, n_boot: int, seed: int) -> dict[str, Any]:
     """The judge's own bias on these verdicts (raw p): position consistency, P(first), length
-    slope (with gold as covariate where present), each {"estimate", "ci", "n"}."""
+    slope (with gold as covariate where present), each {"estimate", "ci", "n"}.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> pairs = pd.DataFrame({"pair_id": list("abcd"), "prompt": ["Say hi."] * 4,
+    ...                       "response_1": ["Hi.", "Hey", "Hello, you!", "Yo"],
+    ...                       "response_2": ["Hello there, friend!", "Hello!", "Hi", "Greetings"],
+    ...                       "label": [1.0, 0.0, 1.0, 0.0]})
+    >>> verdicts = SimulatedJudge(verbosity=1.0).judge(pairs, progress=False)
+    >>> bias = judge_bias(verdicts, n_boot=0, seed=0)
+    >>> {k: round(v["estimate"], 2) for k, v in bias.items()}
+    {'position_consistency': 1.0, 'p_first': 0.5, 'length_slope': 2.14}
+    """
     raw = verdicts.copy()
     if "p_first_raw" in raw.columns:
         raw["p_first"] = raw["p_first_raw"]
@@ -89,6 +119,16 @@ def eval_metrics(current: pd.DataFrame, initial: pd.DataFrame,
     ``current`` / ``initial``: one row per eval task (task_id, response, n_tokens, gold);
     ``eval_labels``: :func:`labeling.preference_labels` of (current = response_1,
     initial = response_2) pairs, or None when nothing was judged.
+
+    Example:
+
+    >>> cur = pd.DataFrame({"task_id": ["a", "b"], "response": ["Paris is the capital.", "42"],
+    ...                     "n_tokens": [5, 1], "gold": [1.0, 1.0], "truncated": [False, True]})
+    >>> ini = pd.DataFrame({"task_id": ["a", "b"], "response": ["Paris.", "41"],
+    ...                     "n_tokens": [2, 1], "gold": [1.0, 0.0], "truncated": [False, False]})
+    >>> m = eval_metrics(cur, ini, eval_labels=None)
+    >>> m["length_drift_chars"], m["gold_change"], m["gold_win_rate"], m["truncated_share"]
+    (7.5, 0.5, 0.75, 0.5)
     """
     cur = current.set_index("task_id")
     ini = initial.set_index("task_id").reindex(cur.index)
@@ -160,6 +200,16 @@ def rollout_metrics(samples: pd.DataFrame, initial: pd.DataFrame) -> dict[str, A
     yet (consecutive slices of the train split), so their length and gold score track the
     policy between held-out evaluations; being different prompts each iteration, the drift
     is noisier than the held-out one (which compares the same prompts).
+
+    Example:
+
+    >>> cur = pd.DataFrame({"task_id": ["a", "b"], "response": ["Paris is the capital.", "42"],
+    ...                     "n_tokens": [5, 1], "gold": [1.0, 1.0], "truncated": [False, True]})
+    >>> ini = pd.DataFrame({"task_id": ["a", "b"], "response": ["Paris.", "41"],
+    ...                     "n_tokens": [2, 1], "gold": [1.0, 0.0], "truncated": [False, False]})
+    >>> m = rollout_metrics(cur, ini)
+    >>> m["rollout_n"], m["rollout_length_drift_chars"], m["rollout_gold_change"]
+    (2, 7.5, 0.5)
     """
     chars = samples["response"].str.len().to_numpy(float)
     chars0 = initial["response"].str.len().to_numpy(float)
@@ -180,6 +230,20 @@ def label_metrics(labels: pd.DataFrame, kept: pd.DataFrame) -> dict[str, Any]:
 
     ``labels``: :func:`labeling.preference_labels` of the training pairs; ``kept``: the rows
     that became training pairs (after dropping failures and near-ties).
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> pairs = pd.DataFrame({"pair_id": list("abcd"), "prompt": ["Say hi."] * 4,
+    ...                       "response_1": ["Hi.", "Hey", "Hello, you!", "Yo"],
+    ...                       "response_2": ["Hello there, friend!", "Hello!", "Hi", "Greetings"],
+    ...                       "label": [1.0, 0.0, 1.0, 0.0]})
+    >>> verdicts = SimulatedJudge(verbosity=1.0).judge(pairs, progress=False)
+    >>> from judgebench.rlaif.labeling import apply_calibration, preference_labels, training_pairs
+    >>> labels = preference_labels(apply_calibration(verdicts, None))
+    >>> m = label_metrics(labels, training_pairs(labels))
+    >>> m["n_pairs"], m["label_accuracy"], m["label_prefers_longer"], m["position_channel"]
+    (4, 1.0, 0.75, 'none')
     """
     gold = labels["label"].to_numpy(float) if "label" in labels else np.full(len(labels), np.nan)
     acc, n_acc = label_accuracy(labels["p_judge"].to_numpy(float), gold)
@@ -248,6 +312,21 @@ def feature_metrics(features: dict[str, Any], current: pd.DataFrame, initial: pd
       iteration 0's (calibrated P > 0.5) that show f.
 
     ``current``/``initial`` may be None (an iteration without the held-out evaluation).
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> pairs = pd.DataFrame({"pair_id": list("abcd"), "prompt": ["Say hi."] * 4,
+    ...                       "response_1": ["Hi.", "Hey", "Hello, you!", "Yo"],
+    ...                       "response_2": ["Hello there, friend!", "Hello!", "Hi", "Greetings"],
+    ...                       "label": [1.0, 0.0, 1.0, 0.0]})
+    >>> verdicts = SimulatedJudge(verbosity=1.0).judge(pairs, progress=False)
+    >>> from judgebench.rlaif.labeling import apply_calibration, preference_labels, training_pairs
+    >>> labels = preference_labels(apply_calibration(verdicts, None))
+    >>> from judgebench.judges.features import make_feature
+    >>> samples = pd.DataFrame({"response": ["- a\\n- b", "plain text"]})
+    >>> feature_metrics({"listness": make_feature("listness")}, None, None, samples, labels, None)
+    {'rollout_feature_rate_listness': 0.5, 'label_prefers_listness': None}
     """
     from judgebench.judges.features import detect
 

@@ -33,6 +33,13 @@ def reward_backbone(spec: str, policy_path: str | Path, work_dir: str | Path) ->
 
     ``"policy"`` is the iteration-0 policy checkpoint; ``tiny:*`` / ``bundled:*`` specs are
     materialised once under ``work_dir`` (they have no hub id to load a head onto).
+
+    Example:
+
+    >>> reward_backbone("policy", "runs/x/checkpoints/iter-000/policy", "runs/x/checkpoints")
+    'runs/x/checkpoints/iter-000/policy'
+    >>> reward_backbone("Qwen/Qwen2.5-0.5B-Instruct", "unused", "unused")   # a hub id, as is
+    'Qwen/Qwen2.5-0.5B-Instruct'
     """
     if spec == "policy":
         return str(policy_path)
@@ -49,7 +56,20 @@ def reward_backbone(spec: str, policy_path: str | Path, work_dir: str | Path) ->
 
 
 def load_reward_model(path: str | Path, *, device: torch.device, dtype: torch.dtype):
-    """(model, tokenizer) with a one-logit classification head from ``path``."""
+    """(model, tokenizer) with a one-logit classification head from ``path``.
+
+    Example:
+
+    With the tiny test backbone (about 0.1M parameters, built in process):
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     backbone = reward_backbone("tiny:0", "unused", tmp)      # written under tmp
+    ...     model, tok = load_reward_model(backbone, device=torch.device("cpu"),
+    ...                                    dtype=torch.float32)
+    >>> type(model).__name__, model.config.num_labels, model.config.pad_token_id == tok.pad_token_id
+    ('LlamaForSequenceClassification', 1, True)
+    """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from judgebench.models import prepare_tokenizer
@@ -73,7 +93,18 @@ def train_reward_model(
 ):
     """Fit a Bradley–Terry reward model on ``rows`` (prompt = raw task prompt, chosen,
     rejected) from a fresh head on ``backbone``; returns (model, tokenizer). ``callbacks``
-    are extra TrainerCallbacks (the loop's tracker)."""
+    are extra TrainerCallbacks (the loop's tracker).
+
+    Example:
+
+    Training needs labelled pairs (prompt, chosen, rejected); an iteration without any is refused:
+
+    >>> train_reward_model("tiny:0", pd.DataFrame(), LoopConfig(), "runs/x/rm", seed=0,
+    ...                    device=torch.device("cpu"), dtype=torch.float32)
+    Traceback (most recent call last):
+    ...
+    ValueError: The reward model got no labelled pairs (all failed, tied or under [labeling] ...
+    """
     from datasets import Dataset
     from trl import RewardConfig, RewardTrainer
 
@@ -96,7 +127,18 @@ def train_reward_model(
 
 
 class RewardModelScorer:
-    """A TRL reward function over a trained reward model; also scores eval responses."""
+    """A TRL reward function over a trained reward model; also scores eval responses.
+
+    Example:
+
+    >>> from types import SimpleNamespace
+    >>> from judgebench.models import tiny_tokenizer
+    >>> rm = torch.nn.Linear(1, 1)       # stands in for a reward model: reward = number of tokens
+    >>> rm.forward = lambda attention_mask, **kw: SimpleNamespace(
+    ...     logits=attention_mask.sum(-1, keepdim=True).float())
+    >>> RewardModelScorer(rm, tiny_tokenizer())(["Say hi."] * 2, ["Hi.", "Hello there, friend!"])
+    [22.0, 32.0]
+    """
 
     __name__ = "reward_model"  # TRL names reward columns after the function
 
@@ -134,6 +176,13 @@ class JudgeReward:
     a fixed baseline, so rewards are comparable across iterations. Every pairwise verdict is
     kept in ``verdicts`` (the loop writes them to verdicts.parquet) and cached.
     An empty completion cannot be shown to a judge and gets reward 0 (it loses to any anchor).
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> reward = JudgeReward(SimulatedJudge(verbosity=1.0), anchors={"Say hi.": "Hello!"})
+    >>> [round(r, 2) for r in reward(["Say hi."] * 3, ["Hi", "Hello there, my friend!", ""])]
+    [0.25, 0.79, 0.0]
     """
 
     __name__ = "judge_score"

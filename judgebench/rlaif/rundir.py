@@ -70,6 +70,25 @@ class RunDir:
             else None
         self.state: dict[str, Any] = {"finished": [], "config_changes": []}
 
+    def gather(self, obj: Any) -> list[Any]:
+        """Every process's ``obj``, on every process, in rank order ([obj] for one process).
+
+        The one collective the sharded steps use (generation batches, judged chunks): a
+        pickled all-gather, which gloo (CPU) and NCCL both carry.
+
+        >>> from types import SimpleNamespace
+        >>> one = SimpleNamespace(is_main_process=True, num_processes=1)
+        >>> RunDir(Path("runs/x"), LoopConfig(), one).gather({"rows": 3})
+        [{'rows': 3}]
+        """
+        if self.dist.num_processes == 1:
+            return [obj]
+        import torch.distributed as torch_dist
+
+        parts: list[Any] = [None] * torch_dist.get_world_size()
+        torch_dist.all_gather_object(parts, obj)
+        return parts
+
     # -- state ------------------------------------------------------------------------------
 
     def open(self) -> RunDir:

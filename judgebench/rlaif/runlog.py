@@ -57,20 +57,45 @@ _open: list[logging.Handler] = []
 
 def set_verbose(on: bool) -> bool:
     """Show the libraries' output on the terminal too (True) or only in the log; returns the
-    previous setting. Also the sweep's worker initializer."""
+    previous setting. Also the sweep's worker initializer.
+
+    Example:
+
+    >>> before = set_verbose(True)
+    >>> is_verbose()
+    True
+    >>> _ = set_verbose(before)                                # put it back
+    """
     global _verbose
     before, _verbose = _verbose, bool(on)
     return before
 
 
 def is_verbose() -> bool:
-    """Whether the libraries' output is shown on the terminal as well as logged."""
+    """Whether the libraries' output is shown on the terminal as well as logged.
+
+    Example:
+
+    >>> with verbose_output(True):
+    ...     print(is_verbose())
+    True
+    """
     return _verbose
 
 
 @contextlib.contextmanager
 def verbose_output(on: bool = True) -> Iterator[None]:
-    """:func:`set_verbose` for the duration of the block."""
+    """:func:`set_verbose` for the duration of the block.
+
+    Example:
+
+    >>> before = is_verbose()
+    >>> with verbose_output(not before):
+    ...     print(is_verbose() != before)
+    True
+    >>> is_verbose() == before
+    True
+    """
     before = set_verbose(on)
     try:
         yield
@@ -80,18 +105,43 @@ def verbose_output(on: bool = True) -> Iterator[None]:
 
 def log_path(run_dir: str | Path) -> Path:
     """RUN_DIR/train.log; under a multi-process launch, ``train-rank{N}.log`` for rank N > 0
-    (the rank the launcher sets: the run's PartialState does not exist yet)."""
+    (the rank the launcher sets: the run's PartialState does not exist yet).
+
+    Example:
+
+    >>> log_path("runs/tiny").as_posix()                       # rank 0 (no RANK set)
+    'runs/tiny/train.log'
+    """
     rank = int(os.environ.get("RANK", "0") or 0)
     return Path(run_dir) / (LOG_FILE if rank == 0 else f"train-rank{rank}.log")
 
 
 def note(message: str, *args: object) -> None:
-    """One line in the open run log (nowhere when none is open)."""
+    """One line in the open run log (nowhere when none is open).
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with library_output(Path(tmp) / "train.log") as path:
+    ...         note("iteration %d: dpo update", 0)
+    ...     last = path.read_text().splitlines()[-1]
+    >>> last.split(" ", 2)[2]                                  # after the date and time
+    'INFO judgebench.run: iteration 0: dpo update'
+    """
     logging.getLogger(LOGGER).info(message, *args)
 
 
 def is_harmless(message: Warning | str, category: type[Warning]) -> bool:
-    """Whether a warning is one of :data:`HARMLESS_WARNINGS`."""
+    """Whether a warning is one of :data:`HARMLESS_WARNINGS`.
+
+    Example:
+
+    >>> is_harmless("`gradient_checkpointing` is deprecated", FutureWarning)
+    True
+    >>> is_harmless("`gradient_checkpointing` is deprecated", UserWarning)
+    False
+    """
     text = str(message)
     return any(issubclass(category, cat) and re.match(pattern, text)
                for cat, pattern in HARMLESS_WARNINGS)
@@ -100,7 +150,18 @@ def is_harmless(message: Warning | str, category: type[Warning]) -> bool:
 @contextlib.contextmanager
 def library_output(path: str | Path) -> Iterator[Path]:
     """Inside the block, the libraries' output goes to ``path`` (appended: a resumed run
-    continues its log) and reaches the terminal only when :func:`is_verbose` (module doc)."""
+    continues its log) and reaches the terminal only when :func:`is_verbose` (module doc).
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with library_output(Path(tmp) / "train.log") as path:
+    ...         note("iteration %d: dpo update", 0)
+    ...     last = path.read_text().splitlines()[-1]
+    >>> last.split(" ", 2)[2]                                  # after the date and time
+    'INFO judgebench.run: iteration 0: dpo update'
+    """
     path = Path(path)
     handler = _RunLog(path)
     root, own = logging.getLogger(), logging.getLogger(LOGGER)

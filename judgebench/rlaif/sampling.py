@@ -26,7 +26,14 @@ from tqdm.auto import tqdm
 
 
 def render_prompt(tokenizer: Any, prompt: str) -> str:
-    """The prompt as the policy sees it: one user turn through the chat template."""
+    """The prompt as the policy sees it: one user turn through the chat template.
+
+    Example:
+
+    >>> from judgebench.models import tiny_tokenizer
+    >>> render_prompt(tiny_tokenizer(), "Say hi.")                  # ChatML template
+    '<|im_start|>user\\nSay hi.<|im_end|>\\n<|im_start|>assistant\\n'
+    """
     return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                          add_generation_prompt=True)
 
@@ -58,6 +65,15 @@ def generate(
     of one stream from ``seed``; ``batches`` then runs only those batch indices (rows keep
     their global prompt_index), which without ``batch_seeds`` would change the numbers and is
     refused.
+
+    Example:
+
+    A sampling run with the tiny test model is in the module docstring; the seed is required:
+
+    >>> generate(None, None, ["Say hi."], n=2, seed=None)
+    Traceback (most recent call last):
+    ...
+    ValueError: generate needs an int seed (no silent random default).
     """
     if seed is None:
         raise ValueError("generate needs an int seed (no silent random default).")

@@ -135,6 +135,14 @@ def cell_table(table: pd.DataFrame, grid_keys: list[str]) -> list[dict[str, Any]
     ``drift`` and ``label_prefers_longer`` are the dose axis's family (family_columns): for a
     feature dose, the feature's rate change and the labels preferring more of it; the length
     drift is then kept as ``length_drift``.
+
+    Example:
+
+    >>> t = pd.DataFrame({"judge.verbosity": ["0", "3"] * 3, "seed": [0, 0, 1, 1, 2, 2],
+    ...                   "final_length_drift_chars": [1.0, 9.0, -1.0, 8.0, 0.0, 10.0]})
+    >>> [(c["cell"]["judge.verbosity"], round(c["drift"]["estimate"], 1), c["drift"]["n"])
+    ...  for c in cell_table(t, ["judge.verbosity"])]
+    [('0', 0.0, 3), ('3', 9.0, 3)]
     """
     drift, label = family_columns(dose_axis(grid_keys))
     metrics = list(CELL_METRICS)
@@ -182,6 +190,14 @@ def propagation_table(table: pd.DataFrame, grid_keys: list[str], *, n_boot: int 
     ``length_drift_per_unit_bias`` / ``gold_change_per_unit_bias``: per injected dose unit;
     ``length_drift_per_label_bias``: per unit of label-level bias (module doc, item 3).
     Each is ``{"estimate", "ci", "n" (seeds), "method", "se"}``, over per-seed slopes.
+
+    Example:
+
+    >>> t = pd.DataFrame({"judge.verbosity": ["0", "3"] * 3, "seed": [0, 0, 1, 1, 2, 2],
+    ...                   "final_length_drift_chars": [1.0, 9.0, -1.0, 8.0, 0.0, 10.0]})
+    >>> e = propagation_table(t, ["judge.verbosity"], n_boot=200)["settings"][0]
+    >>> round(e["length_drift_per_unit_bias"]["estimate"], 2), e["length_drift_per_unit_bias"]["n"]
+    (3.0, 3)
     """
     dose = dose_axis(grid_keys)
     if dose is None or table.empty:
@@ -238,7 +254,15 @@ def _pooled_label_slope(table: pd.DataFrame, dose: str, others: list[str]) -> di
 
 
 def dose_response(table: pd.DataFrame, dose: str, others: list[str]) -> list[dict[str, Any]]:
-    """Per arm and metric: mean and SE per dose, and the lack-of-fit test of a line."""
+    """Per arm and metric: mean and SE per dose, and the lack-of-fit test of a line.
+
+    Example:
+
+    >>> t = pd.DataFrame({"judge.verbosity": ["0", "3"] * 3, "seed": [0, 0, 1, 1, 2, 2],
+    ...                   "final_length_drift_chars": [1.0, 9.0, -1.0, 8.0, 0.0, 10.0]})
+    >>> [(p["dose"], p["mean"], p["n"]) for p in dose_response(t, "judge.verbosity", [])[0]["points"]]
+    [(0.0, 0.0, 3), (3.0, 9.0, 3)]
+    """
     out = []
     drift, label = family_columns(dose)
     for arm, sub in _arms(table, others):
@@ -258,7 +282,16 @@ def dose_response(table: pd.DataFrame, dose: str, others: list[str]) -> list[dic
 
 
 def paired_tests(table: pd.DataFrame, dose: str, others: list[str]) -> list[dict[str, Any]]:
-    """The paired contrasts of the module doc (item 4), each with a paired t-interval."""
+    """The paired contrasts of the module doc (item 4), each with a paired t-interval.
+
+    Example:
+
+    >>> t = pd.DataFrame({"judge.verbosity": ["0", "3"] * 3, "seed": [0, 0, 1, 1, 2, 2],
+    ...                   "final_length_drift_chars": [1.0, 9.0, -1.0, 8.0, 0.0, 10.0]})
+    >>> test = paired_tests(t, "judge.verbosity", [])[0]
+    >>> test["contrast"], round(test["drift"]["estimate"], 1), test["drift"]["n"]
+    ('dose 3 - dose 0', 9.0, 3)
+    """
     cal = "calibration" if "calibration" in others else None
     tests = []
     drift, _ = family_columns(dose)
@@ -295,7 +328,16 @@ def paired_tests(table: pd.DataFrame, dose: str, others: list[str]) -> list[dict
 
 def analyse(table: pd.DataFrame, grid_keys: list[str], *, n_boot: int = 2000
             ) -> dict[str, Any]:
-    """study.json: cells, dose-response, propagation coefficients and paired tests."""
+    """study.json: cells, dose-response, propagation coefficients and paired tests.
+
+    Example:
+
+    >>> t = pd.DataFrame({"judge.verbosity": ["0", "3"] * 3, "seed": [0, 0, 1, 1, 2, 2],
+    ...                   "final_length_drift_chars": [1.0, 9.0, -1.0, 8.0, 0.0, 10.0]})
+    >>> res = analyse(t, ["judge.verbosity"], n_boot=200)
+    >>> res["dose_axis"], res["n_cells"], sorted(res)[:4]
+    ('judge.verbosity', 6, ['cells', 'dose_axis', 'dose_response', 'family_columns'])
+    """
     dose = dose_axis(grid_keys)
     result: dict[str, Any] = {"grid": grid_keys, "dose_axis": dose,
                               "family_columns": list(family_columns(dose)),
@@ -348,7 +390,16 @@ def _arm_text(arm: dict) -> str:
 
 
 def to_markdown(result: dict[str, Any]) -> str:
-    """study.md: the study's tables, every interval with its n and method."""
+    """study.md: the study's tables, every interval with its n and method.
+
+    Example:
+
+    >>> t = pd.DataFrame({"judge.verbosity": ["0", "3"] * 3, "seed": [0, 0, 1, 1, 2, 2],
+    ...                   "final_length_drift_chars": [1.0, 9.0, -1.0, 8.0, 0.0, 10.0]})
+    >>> md = to_markdown(analyse(t, ["judge.verbosity"], n_boot=200))
+    >>> md.splitlines()[0], "(n = 3, paired t)" in md
+    ('# Study summary', True)
+    """
     lines = ["# Study summary", "",
              f"{result.get('n_cells', 0)} finished cells, {result.get('n_seeds', 0)} seeds; "
              f"dose axis `{result.get('dose_axis')}`. Intervals are 95%; n is the number of "
@@ -366,9 +417,23 @@ def to_markdown(result: dict[str, Any]) -> str:
                      f"{_iv(row.get('gold_change'), 3)} | "
                      f"{_iv(row.get('label_prefers_longer'), 2, signed=False)} | "
                      f"{_iv(row.get('label_accuracy'), 2, signed=False)} |")
+    dose = result.get("dose_axis")
+    family = "length" if dose in (None, "judge.verbosity") else dose.split(".", 1)[1]
+    onsets = [(row["cell"], row.get(f"onset_{family}")) for row in result.get("cells", [])]
+    if any(o for _, o in onsets):
+        lines += ["", f"## Hacking onset ({family}; the onset rule of docs/design/studies.md)",
+                  "", "| cell | runs where hacking started | median onset iteration |",
+                  "|---|---|---|"]
+        for cell, o in onsets:
+            if o:
+                med = o["median_iteration"]
+                lines.append(f"| {_arm_text(cell)} | {o['n_started']} of {o['n_runs']} | "
+                             f"{'—' if med is None else f'{med:g}'} |")
     if result.get("dose_response"):
         lines += ["", "## Dose-response (mean ± SE per dose; lack-of-fit F test of a line)", "",
                   "| arm | metric | per dose | line slope | lack of fit |", "|---|---|---|---|---|"]
+        metric_text = {"drift": drift_text, "gold_change": "gold change",
+                       "label_prefers_longer": label_text}
         for dr in result["dose_response"]:
             pts = "; ".join(f"{p['dose']:g}: {p['mean']:+.3g} ± {p['se']:.2g} (n={p['n']})"
                             if p["se"] is not None and np.isfinite(p["se"] or np.nan)
@@ -379,7 +444,8 @@ def to_markdown(result: dict[str, Any]) -> str:
             lof_text = "—" if p is None else f"F = {lof['f']:.2f}, p = {p:.3f} " \
                 f"(df {lof['df_lack_of_fit']}, {lof['df_pure_error']})"
             slope = lof.get("slope")
-            lines.append(f"| {_arm_text(dr['arm'])} | {dr['metric']} | {pts} | "
+            lines.append(f"| {_arm_text(dr['arm'])} | "
+                         f"{metric_text.get(dr['metric'], dr['metric'])} | {pts} | "
                          f"{'—' if slope is None else f'{slope:+.3g}'} | {lof_text} |")
     if result.get("propagation"):
         lines += ["", "## Propagation coefficients (per-seed slopes, t-interval over seeds)", "",

@@ -109,14 +109,27 @@ def parse_seeds(seeds: str | list[int]) -> list[int]:
 
 
 def cell_name(values: dict[str, str], seed: int) -> str:
-    """The directory name of one cell: ``verbosity=3__calibration=length__seed=2``."""
+    """The directory name of one cell: ``verbosity=3__calibration=length__seed=2``.
+
+    Example:
+
+    >>> cell_name({"judge.verbosity": "3", "calibration": "swap+length"}, 2)
+    'verbosity=3__calibration=swap+length__seed=2'
+    """
     parts = [f"{k.split('.')[-1]}={v}" for k, v in values.items()] + [f"seed={seed}"]
     return re.sub(r"[^A-Za-z0-9_.=+-]", "_", "__".join(parts))
 
 
 @dataclass
 class Cell:
-    """One (grid point, seed) run of a study."""
+    """One (grid point, seed) run of a study.
+
+    Example:
+
+    >>> cell = Cell({"judge.verbosity": "3"}, seed=2)
+    >>> cell.name, cell.overrides()
+    ('verbosity=3__seed=2', ['judge.verbosity=3', 'run.seed=2'])
+    """
 
     values: dict[str, str]
     seed: int
@@ -144,7 +157,19 @@ def plan_cells(grid: list[str], seeds: str | list[int]) -> list[Cell]:
 
 
 def read_cell(out: Path, cell: Cell) -> dict[str, Any] | None:
-    """The cell's row.json, or None when it has not finished (or its file is unreadable)."""
+    """The cell's row.json, or None when it has not finished (or its file is unreadable).
+
+    Example:
+
+    >>> import tempfile
+    >>> cell = Cell({"judge.verbosity": "3"}, seed=0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     before = read_cell(Path(tmp), cell)                  # not finished yet
+    ...     (Path(tmp) / "cells" / cell.name).mkdir(parents=True)
+    ...     _ = (Path(tmp) / "cells" / cell.name / "row.json").write_text('{"status": "done"}')
+    ...     print(before, read_cell(Path(tmp), cell))
+    None {'status': 'done'}
+    """
     path = out / "cells" / cell.name / "row.json"
     try:
         return json.loads(path.read_text())
@@ -238,6 +263,18 @@ def run_cell(config_path: str, out_dir: str, values: dict[str, str], seed: int,
     """Run one cell and write its cells/ files; a failure is recorded, never raised.
 
     Returns the row written to ``cells/<cell>/row.json``.
+
+    Example:
+
+    A failure is recorded in the cell's row.json, not raised (a real cell runs the whole loop):
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     row = run_cell("missing.toml", tmp, {"judge.verbosity": "2"}, seed=0)
+    ...     print(row["cell"], row["status"], row["error"])
+    ...     print(read_cell(Path(tmp), Cell({"judge.verbosity": "2"}, 0))["status"])
+    verbosity=2__seed=0 failed FileNotFoundError: No config file at 'missing.toml'.
+    failed
     """
     from judgebench.rlaif.loop import run_from_config
 
@@ -276,6 +313,15 @@ def summary_record(values: dict[str, str], seed: int, rows: list[dict], *,
     hacking-onset iteration of each traced feature (``onset_<f>``; -1 when none started).
 
     The final row is the last *evaluated* iteration (held-out metrics exist only there).
+
+    Example:
+
+    >>> rows = [{"iteration": 0, "length_drift_chars": 0.0, "proxy_gold_gap": 0.0},
+    ...         {"iteration": 1, "length_drift_chars": 12.5, "proxy_gold_gap": 0.2,
+    ...          "n_pairs": 6, "label_accuracy": 0.75}]
+    >>> rec = summary_record({"judge.verbosity": "2"}, 0, rows)
+    >>> rec["n_iterations"], rec["final_length_drift_chars"], rec["mean_label_accuracy"]
+    (1, 12.5, 0.75)
     """
     from judgebench.rlaif.propagation import onset_iteration
 
@@ -309,6 +355,16 @@ def summarize(out_dir: str | Path, grid_keys: list[str] | None = None, *, n_boot
 
     Reads every finished cell, including those of earlier sessions; failed cells are listed
     in study.json under ``failed``.
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:          # a study with no finished cell yet
+    ...     prop = summarize(tmp, ["judge.verbosity"], n_boot=0)
+    ...     print(sorted(p.name for p in Path(tmp).iterdir()))
+    ['propagation.json', 'study.json', 'study.md', 'sweep.csv']
+    >>> prop["bias_axis"], prop["settings"]
+    ('judge.verbosity', [])
     """
     from judgebench.rlaif import study
 
@@ -349,7 +405,14 @@ def summarize(out_dir: str | Path, grid_keys: list[str] | None = None, *, n_boot
 
 @dataclass
 class CellEstimate:
-    """The expected wall time of one cell and where the number came from."""
+    """The expected wall time of one cell and where the number came from.
+
+    Example:
+
+    >>> est = CellEstimate(seconds=90.0, basis="median of 3 finished cell(s)")
+    >>> f"about {est.seconds / 60:.1f} min a cell ({est.basis})"
+    'about 1.5 min a cell (median of 3 finished cell(s))'
+    """
 
     seconds: float | None
     basis: str
@@ -365,7 +428,14 @@ _KNOWN_PARAMS = {"bundled:smollm2": 135e6}
 
 
 def estimate_cell_seconds(config_path: str | Path, rows: list[dict | None]) -> CellEstimate:
-    """A cell's wall time: the median of finished cells', else a size model of the config."""
+    """A cell's wall time: the median of finished cells', else a size model of the config.
+
+    Example:
+
+    >>> rows = [{"status": "done", "wall_s": 40.0}, {"status": "done", "wall_s": 50.0}, None]
+    >>> estimate_cell_seconds("configs/tiny.toml", rows)     # finished cells: the config unread
+    CellEstimate(seconds=45.0, basis='median of 2 finished cell(s)')
+    """
     walls = [r["wall_s"] for r in rows if r and r.get("status") == "done" and r.get("wall_s")]
     if walls:
         return CellEstimate(float(np.median(walls)), f"median of {len(walls)} finished cell(s)")
@@ -411,8 +481,15 @@ def _say_plan(say, cells: list[Cell], todo: list[Cell], est: CellEstimate, jobs:
 def _say_cell(say, row: dict, cells: list[Cell], out: Path) -> None:
     n_done = sum((read_cell(out, c) or {}).get("status") == "done" for c in cells)
     if row["status"] == "done":
+        from judgebench.rlaif.study import DRIFT, dose_axis, family_columns
+
         rec = row["record"]
-        say(f"sweep: {row['cell']} done in {row['wall_s'] / 60:.1f} min (drift "
+        # A feature dose's own drift first (the change in the share showing the feature).
+        dose = dose_axis(list(row.get("values", {})))
+        column = family_columns(dose)[0]
+        family = "" if column == DRIFT else \
+            f"{dose.split('.', 1)[1]} rate change {rec.get(column, float('nan')):+.3f}, "
+        say(f"sweep: {row['cell']} done in {row['wall_s'] / 60:.1f} min ({family}drift "
             f"{rec.get('final_length_drift_chars', float('nan')):+.1f} chars, gold change "
             f"{rec.get('final_gold_change', float('nan')):+.3f}); {n_done}/{len(cells)} cells")
     else:

@@ -28,7 +28,18 @@ from judgebench.rlaif.config import TasksConfig
 
 @dataclass
 class TaskSet:
-    """Train and held-out eval tasks, and a prompt -> verifier index over both."""
+    """Train and held-out eval tasks, and a prompt -> verifier index over both.
+
+    Example:
+
+    >>> t = Task("t1", "What is 2 + 3? At most five words.", "arithmetic", answer=("5",),
+    ...          max_words=5)
+    >>> ts = TaskSet(train=[t], eval=[])
+    >>> ts.gold([t.prompt, "an unknown prompt"], ["It is 5.", "x"]).tolist(), ts.kinds([t.prompt])
+    ([1.0, nan], ['arithmetic'])
+    >>> ts.checks([t.prompt], ["It is five, I think, yes it is."]).to_dict("records")
+    [{'answer': 0.0, 'max_words': 0.0}]
+    """
 
     train: list[Task]
     eval: list[Task]
@@ -65,7 +76,18 @@ class TaskSet:
 
 
 def read_tasks(path: str | Path | None) -> list[Task]:
-    """Tasks from a JSONL file (the bundled set when None); prompt-only rows have no checks."""
+    """Tasks from a JSONL file (the bundled set when None); prompt-only rows have no checks.
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp) / "tasks.jsonl"
+    ...     _ = path.write_text('{"prompt": "2 + 2?", "answer": ["4"]}\\n{"prompt": "Say hi."}\\n')
+    ...     tasks = read_tasks(path)
+    >>> [(t.task_id, t.kind, t.checks_defined()) for t in tasks]    # checks: [] = none
+    [('task-1', 'custom', ['answer']), ('prompt-2', 'prompt', [])]
+    """
     if path is None or str(path) == "":
         return load_tasks(None)
     path = Path(path)
@@ -92,7 +114,14 @@ def read_tasks(path: str | Path | None) -> list[Task]:
 
 
 def load_task_set(cfg: TasksConfig, *, seed: int) -> TaskSet:
-    """The configured train/eval tasks (filtered by kind, eval subsampled with ``seed``)."""
+    """The configured train/eval tasks (filtered by kind, eval subsampled with ``seed``).
+
+    Example:
+
+    >>> ts = load_task_set(TasksConfig(kinds=["arithmetic"], n_eval_prompts=5), seed=0)
+    >>> len(ts.eval), {t.kind for t in ts.train + ts.eval}
+    (5, {'arithmetic'})
+    """
     tasks = read_tasks(cfg.path or None)
     if cfg.kinds:
         kinds = sorted({t.kind for t in tasks})
@@ -125,6 +154,13 @@ def train_prompts(tasks: TaskSet, n: int, iteration: int, *, seed: int) -> list[
 
     Consecutive iterations take consecutive slices of the shuffled train split (wrapping
     around), so every prompt is used before any repeats.
+
+    Example:
+
+    >>> ts = load_task_set(TasksConfig(kinds=["arithmetic"]), seed=0)
+    >>> first, second = (train_prompts(ts, 3, i, seed=0) for i in (0, 1))
+    >>> len(first), set(t.task_id for t in first) & set(t.task_id for t in second)
+    (3, set())
     """
     order = np.random.default_rng(seed).permutation(len(tasks.train))
     start = iteration * n

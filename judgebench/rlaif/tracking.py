@@ -25,7 +25,14 @@ from transformers import TrainerCallback
 
 
 class NoTracker:
-    """``report_to = "none"`` (and every process but the main one): logs nothing."""
+    """``report_to = "none"`` (and every process but the main one): logs nothing.
+
+    Example:
+
+    >>> tracker = NoTracker()
+    >>> tracker.log({"propagation/gold_mean": 0.5}, step=3)      # goes nowhere
+    >>> tracker.close()
+    """
 
     def log(self, values: dict[str, float], step: int) -> None:  # noqa: D102
         pass
@@ -35,7 +42,15 @@ class NoTracker:
 
 
 class TensorBoardTracker(NoTracker):
-    """TensorBoard event files under RUN_DIR/tracker/tensorboard (a resume appends a file)."""
+    """TensorBoard event files under RUN_DIR/tracker/tensorboard (a resume appends a file).
+
+    Example:
+
+    >>> BACKENDS["tensorboard"]    # [run] report_to = "tensorboard"; the package to install
+    (<class 'judgebench.rlaif.tracking.TensorBoardTracker'>, 'tensorboard')
+    >>> tracker = open_tracker("tensorboard", Path("runs/tiny"), {})  # doctest: +SKIP
+    >>> tracker.log({"propagation/gold_mean": 0.5}, step=3)     # doctest: +SKIP
+    """
 
     def __init__(self, root: Path, config: dict[str, Any]):
         from torch.utils.tensorboard import SummaryWriter
@@ -52,7 +67,15 @@ class TensorBoardTracker(NoTracker):
 
 
 class WandbTracker(NoTracker):
-    """One wandb run per run directory; its id is kept in RUN_DIR/tracker/wandb_id (resume)."""
+    """One wandb run per run directory; its id is kept in RUN_DIR/tracker/wandb_id (resume).
+
+    Example:
+
+    >>> BACKENDS["wandb"]          # [run] report_to = "wandb"; the package to install
+    (<class 'judgebench.rlaif.tracking.WandbTracker'>, 'wandb')
+    >>> tracker = open_tracker("wandb", Path("runs/tiny"), {})  # needs wandb  # doctest: +SKIP
+    >>> tracker.log({"propagation/gold_mean": 0.5}, step=3)     # doctest: +SKIP
+    """
 
     def __init__(self, root: Path, config: dict[str, Any]):
         import wandb
@@ -72,7 +95,15 @@ class WandbTracker(NoTracker):
 
 
 class TrackioTracker(NoTracker):
-    """One trackio run (project "judgebench", named after the run directory), resumed."""
+    """One trackio run (project "judgebench", named after the run directory), resumed.
+
+    Example:
+
+    >>> BACKENDS["trackio"]        # [run] report_to = "trackio"; the package to install
+    (<class 'judgebench.rlaif.tracking.TrackioTracker'>, 'trackio')
+    >>> tracker = open_tracker("trackio", Path("runs/tiny"), {})  # needs trackio  # doctest: +SKIP
+    >>> tracker.log({"propagation/gold_mean": 0.5}, step=3)     # doctest: +SKIP
+    """
 
     def __init__(self, root: Path, config: dict[str, Any]):
         import trackio
@@ -96,7 +127,17 @@ BACKENDS: dict[str, tuple[type, str]] = {
 
 
 def open_tracker(kind: str, root: Path, config: dict[str, Any]) -> NoTracker:
-    """The tracker ``kind`` ([run] report_to) for the run directory ``root``."""
+    """The tracker ``kind`` ([run] report_to) for the run directory ``root``.
+
+    Example:
+
+    >>> type(open_tracker("none", Path("runs/tiny"), {})).__name__
+    'NoTracker'
+    >>> open_tracker("mlflow", Path("runs/tiny"), {})
+    Traceback (most recent call last):
+    ...
+    ValueError: [run] report_to must be one of ['none', 'tensorboard', ...]; got 'mlflow'.
+    """
     if kind not in BACKENDS:
         raise ValueError(f"[run] report_to must be one of {list(BACKENDS)}; got {kind!r}.")
     cls, package = BACKENDS[kind]
@@ -110,7 +151,12 @@ def open_tracker(kind: str, root: Path, config: dict[str, Any]) -> NoTracker:
 
 
 def require(kind: str) -> None:
-    """Raise before a run starts if tracker ``kind``'s package is not installed."""
+    """Raise before a run starts if tracker ``kind``'s package is not installed.
+
+    Example:
+
+    >>> require("none")                                    # nothing to install
+    """
     import importlib.util
 
     package = BACKENDS.get(kind, (None, ""))[1]
@@ -120,7 +166,14 @@ def require(kind: str) -> None:
 
 
 def scalars(row: dict[str, Any], prefix: str) -> dict[str, float]:
-    """The finite numbers of a metrics row as tracker scalars ``prefix + key`` (bools as 0/1)."""
+    """The finite numbers of a metrics row as tracker scalars ``prefix + key`` (bools as 0/1).
+
+    Example:
+
+    >>> scalars({"gold_mean": 0.5, "evaluated": True, "position_channel": "none",
+    ...          "gold_change": float("nan")}, "propagation/")
+    {'propagation/gold_mean': 0.5, 'propagation/evaluated': 1.0}
+    """
     out = {}
     for key, value in row.items():
         if isinstance(value, bool):
@@ -131,7 +184,19 @@ def scalars(row: dict[str, Any], prefix: str) -> dict[str, float]:
 
 
 class TrackerCallback(TrainerCallback):
-    """Forward a TRL trainer's logs to the loop's tracker at ``offset + global_step``."""
+    """Forward a TRL trainer's logs to the loop's tracker at ``offset + global_step``.
+
+    Example:
+
+    >>> from types import SimpleNamespace
+    >>> class Printer(NoTracker):
+    ...     def log(self, values, step):
+    ...         print(step, values)
+    >>> cb = TrackerCallback(Printer(), "train/", offset=10)
+    >>> cb.on_log(None, SimpleNamespace(is_world_process_zero=True, global_step=2), None,
+    ...           logs={"loss": 0.69})
+    12 {'train/loss': 0.69}
+    """
 
     def __init__(self, tracker: NoTracker, prefix: str, offset: int, fixed_step: bool = False):
         self.tracker, self.prefix, self.offset = tracker, prefix, offset

@@ -130,6 +130,19 @@ class CheckpointLoader:
     crosses the process boundary, never the tensors. ``load_weights`` takes the checkpoint's
     Hugging Face names (vLLM's own loader maps them onto its fused layers) and copies each
     tensor into the parameter already on the GPU, as TRL's colocate sync does.
+
+    Example:
+
+    >>> import tempfile, torch
+    >>> from types import SimpleNamespace
+    >>> from safetensors.torch import save_file
+    >>> model = SimpleNamespace(load_weights=lambda weights: list(weights))
+    >>> class Worker(CheckpointLoader):        # vLLM mixes the class into its worker like this
+    ...     model_runner = SimpleNamespace(model=model)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     save_file({"lm_head.weight": torch.zeros(2, 2)}, f"{tmp}/model.safetensors")
+    ...     print(Worker().judgebench_load_checkpoint(tmp))
+    1
     """
 
     def judgebench_load_checkpoint(self, path: str) -> int:
@@ -154,6 +167,14 @@ class VLLMEngine:
 
     ``base`` is the iteration-0 checkpoint (what the engine loads); ``lora_rank`` is
     ``[policy] lora_r`` with LoRA on, else None; ``options`` is the [vllm] table.
+
+    Example:
+
+    >>> engine = VLLMEngine("runs/x/checkpoints/iter-000/policy", dtype="bfloat16", seed=0,
+    ...                     lora_rank=8, options={"enable_sleep_mode": True})
+    >>> engine.built, engine.options                        # nothing is built before first use
+    (False, {'gpu_memory_utilization': 0.3, 'enable_sleep_mode': True})
+    >>> engine.close()                                      # a no-op without an engine
     """
 
     def __init__(self, base: str | Path, *, dtype: str, seed: int, lora_rank: int | None,

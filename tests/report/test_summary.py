@@ -88,3 +88,18 @@ def test_runs_comparison_and_sweep_note() -> None:
         "settings": []}})
     assert summary.sweep_findings(sweep) == [
         ("", ["no judge.verbosity axis in the grid: no propagation coefficient."])]
+
+
+def test_train_findings_say_when_position_bias_had_no_channel(tmp_path: Path) -> None:
+    # A run labelled from both orders (position_channel "none" on every iteration) says so;
+    # one labelled from one random order reports the share of labels picking the first.
+    def findings(channel: str, picks: float | None) -> str:
+        m = pd.DataFrame({"iteration": [0, 1], "length_drift_chars": [0.0, 5.0],
+                          "position_channel": [channel, channel],
+                          "label_picks_first": [picks, picks]})
+        return " ".join(summary.train_findings(
+            Section("train", tmp_path, "r", tables={"metrics": m}))[1])
+
+    assert "Position bias could not reach this policy" in findings("none", None)
+    noisy = findings("label_noise", 0.8)
+    assert "could not reach" not in noisy and "80% of decisive labels picked" in noisy

@@ -163,3 +163,12 @@ def test_per_batch_seeding_round_trips_and_the_default_is_not_written():
     default = dumps(load_config(CONFIGS / "tiny.toml"))
     assert "seeding" not in default  # a run that does not opt in keeps its config.toml
     assert loads(default).sampling.seeding == "stream"
+
+
+def test_shard_judging_round_trips_is_not_written_by_default_and_may_change_on_resume():
+    cfg = load_config(CONFIGS / "tiny.toml", ["labeling.shard_judging=true"])
+    assert loads(dumps(cfg)).labeling.shard_judging is True
+    default = load_config(CONFIGS / "tiny.toml")
+    assert "shard_judging" not in dumps(default)
+    # Who judges does not change what is judged: a resume may switch it.
+    assert check_resume_compatible(default, cfg) == ["labeling.shard_judging"]

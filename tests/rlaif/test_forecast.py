@@ -155,3 +155,49 @@ def test_forecast_command_runs_iteration_0_of_the_tiny_loop(tmp_path, capsys):
     assert not any(f.startswith(("policy.", "tasks.")) for f in out["flags"])
     assert (tmp_path / "run" / "iter-000" / "labels.parquet").exists()
     assert not (tmp_path / "run" / "iter-001").exists()  # nothing was trained
+
+
+def _dosed_table(n_seeds: int, noise: float, seed: int = 0) -> pd.DataFrame:
+    """Cells at doses 0..4, n_seeds each: x = 0.1·dose, drift = 50·x·10 + N(0, noise)."""
+    rng = np.random.default_rng(seed)
+    dose = np.repeat(np.arange(5.0), n_seeds)
+    return pd.DataFrame({"study": "s", "cell": [f"c{i}" for i in range(dose.size)],
+                         "family": "length", "horizon": 4, "dose": dose, "calibration": "none",
+                         "x": 0.1 * dose, "bias0": dose == 0,
+                         "drift": 50.0 * dose + rng.normal(0, noise, dose.size),
+                         "gold_change": 0.0})
+
+
+def test_the_seed_noise_floor_is_what_an_oracle_of_the_point_mean_would_miss():
+    # Large-drift cells' effects are 50..200 with seed SD 10: an oracle predicting each cell by
+    # its point's other seeds errs by |N(0, 10·sqrt(1 + 1/39))|, a median of ~6.8 on the
+    # effect of the cell's own dose.
+    v = fv.leave_one_out(_dosed_table(40, noise=10.0), form="linear")
+    rng = np.random.default_rng(0)
+    effect = np.repeat(50.0 * np.arange(1, 5), 40)
+    expected = np.median(np.abs(rng.normal(0, 10 * np.sqrt(1 + 1 / 39), effect.size)) / effect)
+    assert v.summary["oracle_rel_error_large"] == pytest.approx(expected, abs=0.02)
+    # The linear curve is right, so the forecast sits at the floor, not below it.
+    assert v.summary["median_rel_error_large"] >= 0.8 * v.summary["oracle_rel_error_large"]
+
+
+def test_leave_one_point_out_predicts_seed_means_with_intervals_for_a_mean():
+    # Over 30 synthetic studies (8 seeds a point, seed SD 20): the intervals for a point's
+    # mean cover it near the nominal 80%, and a seed mean is forecast more closely than one
+    # seed's run.
+    coverage, point_err, cell_err = [], [], []
+    for seed in range(30):
+        t = _dosed_table(8, noise=20.0, seed=seed)
+        points = fv.leave_one_point_out(t, form="linear")
+        coverage.append(points.summary["coverage"])
+        point_err.append(points.summary["median_abs_error"])
+        cell_err.append(fv.leave_one_out(t, form="linear").summary["median_abs_error"])
+    assert points.summary["n_points"] == 5 and points.table["n_seeds"].eq(8).all()
+    assert 0.65 <= np.mean(coverage) <= 0.92
+    assert np.mean(point_err) < 0.7 * np.mean(cell_err)
+    with pytest.raises(ValueError, match="'dose' column"):
+        fv.leave_one_point_out(t.drop(columns="dose"))
+    report = fv.validation_report(t)
+    assert len(report["point_validations"]) == 4  # 2 targets x 2 forms
+    md = fv.validation_markdown(report)
+    assert "## Grid points" in md and "floor seed noise sets" in md

@@ -56,6 +56,27 @@ def test_chunks_call_hook_and_keep_order():
     assert v["pair_id"].tolist() == [p for p in pairs["pair_id"] for _ in range(2)]
 
 
+@pytest.mark.parametrize("orders", ["both", "random"])
+def test_sharded_judging_gives_the_single_process_table(orders):
+    # Three processes, each judging chunks k % 3 == rank and gathering the others' frames:
+    # the table equals one process's, row for row, and each process judged its share.
+    pairs = labeling.make_pairs(_samples([[f"a{i}", "b" * (i % 5 + 1)] for i in range(20)]),
+                                "all", iteration=0)
+    judge = SimulatedJudge(verbosity=1.0, noise=0.5, seed=0)
+    one = labeling.judge_pairs(judge, pairs, orders=orders, seed=4, chunk=3)
+    shares = [labeling.judge_pairs(judge, pairs, orders=orders, seed=4, chunk=3,
+                                   shard=(r, 3), gather=lambda f: [f]) for r in range(3)]
+    frames = [[part] for part in shares]
+    merged = labeling.judge_pairs(judge, pairs, orders=orders, seed=4, chunk=3, shard=(0, 3),
+                                  gather=lambda f: [f, *frames[1:]])
+    pd.testing.assert_frame_equal(merged.drop(columns="latency_s"),
+                                  one.drop(columns="latency_s"))
+    # 20 pairs in chunks of 3: ranks 0, 1, 2 judge chunks 0,3,6 | 1,4 | 2,5 (a row per order).
+    per_pair = 2 if orders == "both" else 1
+    assert merged.attrs["n_by_process"] == [len(s) for s in shares] == \
+        [per_pair * n for n in (8, 6, 6)]
+
+
 def test_labels_flip_with_position_and_swap_removes_it():
     pairs = labeling.make_pairs(_samples([["same", "sam3"]] * 20), "all", iteration=0)
     v = labeling.judge_pairs(SimulatedJudge(position=2.0, seed=0), pairs, orders="both", seed=0)

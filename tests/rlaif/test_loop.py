@@ -455,11 +455,12 @@ def test_per_batch_seeding_repeats_itself_and_differs_from_the_stream(tmp_path):
 
 
 def test_per_batch_seeding_gives_two_processes_the_numbers_of_one(tmp_path):
+    # Both sampling and judging are sharded (each process its share of batches and chunks).
     if shutil.which("accelerate", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("accelerate's launcher is not installed beside this Python")
     launcher = str(Path(sys.executable).parent / "accelerate")
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    sets = ["run.n_iterations=1", *PER_BATCH]
+    sets = ["run.n_iterations=1", *PER_BATCH, "labeling.shard_judging=true"]
     proc = subprocess.run(
         [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
          "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "judgebench.cli", "train",
@@ -479,6 +480,12 @@ def test_per_batch_seeding_gives_two_processes_the_numbers_of_one(tmp_path):
         pd.testing.assert_frame_equal(table, _tables(tmp_path / "two", 0)[name], obj=name)
     ev = load_table(tmp_path / "two" / "iter-001" / "eval.parquet")
     assert list(ev["prompt_index"]) == list(range(len(ev)))  # gathered back in order
+    for i in (0, 1):  # both processes judged, into the one cache the main process counts
+        cost = json.loads((tmp_path / "two" / f"iter-{i:03d}" / "judge_cost.json").read_text())
+        assert len(cost["n_verdicts_by_process"]) == 2 and min(cost["n_verdicts_by_process"]) > 0
+        assert sum(cost["n_verdicts_by_process"]) == cost["n_verdicts"]
+    held = [load_table(tmp_path / r / "iter-000" / "verdicts_eval.parquet") for r in ("one", "two")]
+    pd.testing.assert_frame_equal(*(v.drop(columns="latency_s") for v in held))
     assert "seeding = 'stream'" not in (tmp_path / "two" / "train.log").read_text()
 
 

@@ -1,5 +1,7 @@
 """A study's statistics on hand-made sweep tables with known answers."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -129,3 +131,31 @@ def test_a_feature_dose_reports_that_feature_not_length():
     assert res["paired"][0]["drift"]["estimate"] == pytest.approx(0.29 / 3)
     md = to_markdown(res)
     assert "showing listness" in md and "more listness" in md and "characters" not in md
+
+
+def test_study_md_names_metrics_in_words_and_counts_onsets():
+    # The dose-response rows say what they measure, and the onset table counts the runs where
+    # hacking of the dose's family started, with the median onset iteration over those runs.
+    from judgebench.rlaif.study import analyse, to_markdown
+
+    t = pd.DataFrame({"judge.listness": ["0", "3"] * 3, "seed": [0, 0, 1, 1, 2, 2],
+                      "final_feature_rate_change_listness": [0.0, 0.1, 0.02, 0.12, 0.0, 0.09],
+                      "final_gold_change": [0.0] * 6,
+                      "mean_label_prefers_listness": [0.5, 0.95, 0.5, 0.9, 0.55, 0.9],
+                      "final_onset_listness": [-1, 2, -1, 4, -1, -1]})
+    md = to_markdown(analyse(t, ["judge.listness"]))
+    assert "| listness=3 | 2 of 3 | 3 |" in md and "| listness=0 | 0 of 3 | — |" in md
+    assert "label_prefers_longer" not in md and "| share of labels picking" in md
+
+
+def test_a_feature_cell_reports_its_own_rate_change_when_it_finishes():
+    from judgebench.rlaif.sweep import _say_cell
+
+    said: list[str] = []
+    rec = {"final_feature_rate_change_listness": 0.125, "final_length_drift_chars": -3.0,
+           "final_gold_change": 0.01}
+    for values in ({"judge.listness": "3"}, {"judge.verbosity": "3"}):
+        _say_cell(said.append, {"status": "done", "cell": "c", "values": values,
+                                "wall_s": 60.0, "record": rec}, [], Path("."))
+    assert "(listness rate change +0.125, drift -3.0 chars" in said[0]
+    assert "rate change" not in said[1] and "(drift -3.0 chars" in said[1]

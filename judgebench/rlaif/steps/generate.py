@@ -32,7 +32,17 @@ from judgebench.verdicts import save_table
 
 
 class GenerateStep:
-    """Sample policy ``i``: iter-NNN/samples.parquet and (when it evaluates) eval.parquet."""
+    """Sample policy ``i``: iter-NNN/samples.parquet and (when it evaluates) eval.parquet.
+
+    Example:
+
+    >>> from pathlib import Path
+    >>> from types import SimpleNamespace
+    >>> run_dir = RunDir(Path("runs/tiny"), LoopConfig(), SimpleNamespace(is_main_process=True))
+    >>> step = GenerateStep(LoopConfig(), run_dir, policies=None, tasks=None)
+    >>> step.name, step.engine               # backend vllm: the engine is made at the first step
+    ('generate', None)
+    """
 
     name = "generate"
 
@@ -142,7 +152,7 @@ class GenerateStep:
                             batch_size=s.batch_size, progress=cfg.run.progress, desc=desc,
                             **extra)
             if s.seeding == "per_batch" and dist.num_processes > 1:
-                rows = gather_rows(rows)
+                rows = _merge_rows(self.dir.gather(rows))
             return rows
         return gen_hf
 
@@ -172,15 +182,11 @@ class GenerateStep:
         return gen_vllm
 
 
-def gather_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every process's generate() rows, on every process, in job order (prompt, candidate).
+def _merge_rows(parts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every process's generate() rows (``RunDir.gather``), in job order (prompt, candidate).
 
     Each process holds the rows of its own batches; job order is batch order, so the result
     is the single-process list whatever the number of processes.
     """
-    import torch.distributed as torch_dist
-
-    parts: list[Any] = [None] * torch_dist.get_world_size()
-    torch_dist.all_gather_object(parts, rows)
     merged = [r for part in parts for r in part]
     return sorted(merged, key=lambda r: (r["prompt_index"], r["candidate"]))

@@ -24,7 +24,17 @@ from judgebench.verdicts import load_table
 
 
 class InstrumentStep:
-    """Measure what iteration ``i``'s policy and labels show; log it to the tracker."""
+    """Measure what iteration ``i``'s policy and labels show; log it to the tracker.
+
+    Example:
+
+    >>> from pathlib import Path
+    >>> from types import SimpleNamespace
+    >>> run_dir = RunDir(Path("runs/tiny"), LoopConfig(), SimpleNamespace(is_main_process=True))
+    >>> step = InstrumentStep(LoopConfig(), run_dir, judge=None, tracker=None)
+    >>> step.name, sorted(step.traced_features())
+    ('instrument', ['format', 'lexical', 'listness', 'self_praise', 'tone'])
+    """
 
     name = "instrument"
 

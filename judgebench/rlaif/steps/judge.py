@@ -6,6 +6,14 @@ verdicts, or loaded) -> one label per pair -> prompt/chosen/rejected. Held-out s
 that evaluate): policy i's response against policy 0's on every eval prompt, both orders.
 The loop's judge itself is built here too, from [judge] (:func:`build_judge`).
 
+Under ``accelerate launch`` the main process judges alone by default. With ``[labeling]
+shard_judging = true`` every process builds the judge, opens the run's verdict cache (one
+SQLite file in WAL mode) and judges the chunks k % world == rank of both the training pairs
+and the held-out pairs; the verdicts are gathered to every process (so all of them pass or
+fail the failure guard together) and the main process calibrates, labels and writes. The
+verdict table is the single-process one (the orders are drawn before sharding, the rows
+sorted by pair and order); ``judge_cost.json`` adds ``n_verdicts_by_process``.
+
 >>> JudgeStep(cfg, run_dir, judge, cache=None).run(0)   # doctest: +SKIP
 """
 
@@ -28,20 +36,57 @@ from judgebench.verdicts import load_table, save_table
 
 
 class JudgeFailuresError(RuntimeError):
-    """Too many of a judge step's verdicts failed; the step is not marked finished."""
+    """Too many of a judge step's verdicts failed; the step is not marked finished.
+
+    Example:
+
+    >>> verdicts = pd.DataFrame({"failed": [True, True, False], "error": ["timeout"] * 2 + [None]})
+    >>> check_failures(verdicts, 0.1, "Iteration 0's judge step")
+    Traceback (most recent call last):
+    ...
+    judgebench.rlaif.steps.judge.JudgeFailuresError: Iteration 0's judge step: 2 of 3 ...
+    """
 
 
 class JudgeStep:
-    """Label iteration ``i``'s candidates; judge the held-out responses against iteration 0's."""
+    """Label iteration ``i``'s candidates; judge the held-out responses against iteration 0's.
+
+    Example:
+
+    >>> from pathlib import Path
+    >>> from types import SimpleNamespace
+    >>> cfg = LoopConfig()
+    >>> run_dir = RunDir(Path("runs/tiny"), cfg, SimpleNamespace(is_main_process=True))
+    >>> step = JudgeStep(cfg, run_dir, build_judge(cfg, TaskSet(train=[], eval=[])), cache=None)
+    >>> step.name, type(step.judge).__name__
+    ('judge', 'SimulatedJudge')
+    """
 
     name = "judge"
 
     def __init__(self, cfg: LoopConfig, run_dir: RunDir, judge: Judge | None, cache: Any):
         self.cfg, self.dir, self.judge, self.cache = cfg, run_dir, judge, cache
 
+    @property
+    def sharded(self) -> bool:
+        """Whether every process judges its share ([labeling] shard_judging, > 1 process)."""
+        return self.cfg.labeling.shard_judging and self.dir.dist.num_processes > 1
+
+    def _judge(self, pairs: pd.DataFrame, **kw: Any) -> pd.DataFrame:
+        """labeling.judge_pairs on this process's share of the chunks, gathered when sharded."""
+        chunk = self.cfg.labeling.judge_chunk
+        if not self.sharded:
+            return labeling.judge_pairs(self.judge, pairs, cache=self.cache, chunk=chunk, **kw)
+        world = self.dir.dist.num_processes
+        # Chunks small enough that every process gets some: the table does not depend on it.
+        chunk = min(chunk, -(-len(pairs) // world))
+        return labeling.judge_pairs(self.judge, pairs, cache=self.cache, chunk=chunk,
+                                    shard=(self.dir.dist.process_index, world),
+                                    gather=self.dir.gather, **kw)
+
     def run(self, i: int) -> None:
         """Pair the candidates, judge both orders, calibrate, label; held-out vs iteration 0."""
-        if not self.dir.main:
+        if not self.dir.main and not self.sharded:
             return
         cfg, d = self.cfg, self.dir.iter_dir(i)
         samples = load_table(d / "samples.parquet")
@@ -50,13 +95,19 @@ class JudgeStep:
             raise ValueError(f"Iteration {i}: no usable pair (all {pairs.attrs['n_dropped']} "
                              "had an empty or duplicate response). Raise [sampling] "
                              "max_new_tokens or temperature.")
-        save_table(pairs, d / "pairs.parquet")
+        if self.dir.main:
+            save_table(pairs, d / "pairs.parquet")
         n_cached = len(self.cache) if self.cache is not None else 0
-        verdicts = labeling.judge_pairs(
-            self.judge, pairs, orders=cfg.labeling.orders, seed=step_seed(cfg.run.seed, i, "judge"),
-            cache=self.cache, chunk=cfg.labeling.judge_chunk, progress=cfg.run.progress,
+        verdicts = self._judge(
+            pairs, orders=cfg.labeling.orders, seed=step_seed(cfg.run.seed, i, "judge"),
+            progress=cfg.run.progress,
             on_chunk=lambda k: self.dir.maybe_kill(i, "judge", mid=True) if k == 0 else None)
+        # Every process holds the gathered verdicts, so all of them stop together here.
         check_failures(verdicts, cfg.labeling.max_failed_share, f"Iteration {i}'s judge step")
+        if not self.dir.main:  # a sharded worker: its share is judged; it helps with held-out
+            if (d / "eval.parquet").exists():
+                self._judge_eval(i, None)
+            return
         pipeline = labeling.fit_calibration(verdicts, cfg.calibration)
         if pipeline is not None:
             pipeline.to_json(d / "pipeline.json")
@@ -72,6 +123,8 @@ class JudgeStep:
         # Cost accounting, not a result: kept out of metrics.jsonl (a resumed run pays less).
         cost = {"n_verdicts_new": (len(self.cache) - n_cached) if self.cache else None,
                 "n_verdicts": int(len(verdicts))}
+        if self.sharded:
+            cost["n_verdicts_by_process"] = verdicts.attrs["n_by_process"]
         atomic_write(d / "judge_cost.json", json.dumps(cost))
         (d / "verdicts_eval.parquet").unlink(missing_ok=True)  # stale if the schedule changed
         if (d / "eval.parquet").exists():
@@ -87,7 +140,7 @@ class JudgeStep:
 
         Writes verdicts_eval.parquet; returns how many prompts had an empty response (unjudged).
         """
-        cfg, d = self.cfg, self.dir.iter_dir(i)
+        d = self.dir.iter_dir(i)
         t0 = time.perf_counter()
         cur = load_table(d / "eval.parquet")
         ini = load_table(self.dir.iter_dir(0) / "eval.parquet")
@@ -104,11 +157,13 @@ class JudgeStep:
                                 ini.set_index("task_id").loc[cur["task_id"], "gold"])
         ok = (ep["response_1"].str.strip() != "") & (ep["response_2"].str.strip() != "")
         if ok.any():
-            ev = labeling.judge_pairs(self.judge, ep[ok], orders="both", seed=0,
-                                      cache=self.cache, chunk=cfg.labeling.judge_chunk)
+            ev = self._judge(ep[ok], orders="both", seed=0)
+            if not self.dir.main:
+                return 0  # a sharded worker: the main process calibrates and writes
             ev = labeling.apply_calibration(ev, pipeline).assign(iteration=i, phase="eval")
             save_table(ev, d / "verdicts_eval.parquet")
-        self.dir.add_timing(i, "eval_judge", time.perf_counter() - t0)
+        if self.dir.main:
+            self.dir.add_timing(i, "eval_judge", time.perf_counter() - t0)
         return int((~ok).sum())
 
 

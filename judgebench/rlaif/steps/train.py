@@ -30,7 +30,18 @@ from judgebench.verdicts import load_table, save_table
 
 
 class TrainStep:
-    """Build iteration ``i``'s TRL trainer, train it, save policy i + 1 and its stats."""
+    """Build iteration ``i``'s TRL trainer, train it, save policy i + 1 and its stats.
+
+    Example:
+
+    >>> from types import SimpleNamespace
+    >>> cfg = LoopConfig()
+    >>> run_dir = RunDir(Path("runs/tiny"), cfg, SimpleNamespace(is_main_process=True))
+    >>> step = TrainStep(cfg, run_dir, policies=None, tasks=None, judge=None, cache=None,
+    ...                  tracker=None)
+    >>> step.name, step.after(0)                 # [run] keep_last = 0: no checkpoint is pruned
+    ('train', None)
+    """
 
     name = "train"
 
