@@ -71,6 +71,13 @@ class Estimate:
     ``"; K clusters of COLUMN"`` when whole clusters were resampled. ``se``: the standard
     deviation of the finite replicates (the bootstrap standard error), which the audit's
     p-values and minimum detectable effects use (:mod:`judgebench.audit.decisions`).
+
+    Example:
+
+    >>> est = Estimate(0.62, 0.55, 0.7, n=200)
+    >>> est.to_dict(), est.covers(0.5)
+    ({'estimate': 0.62, 'ci': [0.55, 0.7], 'n': 200, 'n_boot_failed': 0, 'method': 'percentile'},
+     False)
     """
 
     estimate: float
@@ -403,7 +410,14 @@ def per_pair(verdicts: pd.DataFrame, columns: Sequence[str] = ()) -> pd.DataFram
 
 @dataclass(frozen=True)
 class Interval:
-    """An estimate with its interval, the number of replicates and the method that made it."""
+    """An estimate with its interval, the number of replicates and the method that made it.
+
+    Example:
+
+    >>> iv = Interval(2.0, 1.0, 3.0, n=3, method="t")
+    >>> iv.text(), iv.excludes(0.0)
+    ('2.00 [1.00, 3.00] (n = 3, t)', True)
+    """
 
     estimate: float
     ci_low: float
@@ -503,7 +517,14 @@ def ols_slope(x: Sequence[float], y: Sequence[float]) -> float:
 
 @dataclass(frozen=True)
 class LackOfFit:
-    """The F test of a straight line against the dose means (replicates at each dose)."""
+    """The F test of a straight line against the dose means (replicates at each dose).
+
+    Example:
+
+    >>> r = lack_of_fit([0, 0, 1, 1, 2, 2], [0.0, 0.2, 1.0, 1.2, 2.0, 2.2])
+    >>> r.df_lack, r.df_pure, r.to_dict()["p_value"]
+    (1, 3, 1.0)
+    """
 
     f: float
     p_value: float

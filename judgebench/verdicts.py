@@ -41,7 +41,15 @@ VERBATIM_COLUMNS = (*PAIR_REQUIRED, "order")
 
 
 class SchemaError(ValueError):
-    """A table does not follow the judgebench schema; the message names the field and the fix."""
+    """A table does not follow the judgebench schema; the message names the field and the fix.
+
+    Example:
+
+    >>> validate_pairs(pd.DataFrame({"pair_id": ["p0"], "prompt": ["q"], "response_1": ["a"]}))
+    Traceback (most recent call last):
+    ...
+    judgebench.verdicts.SchemaError: The pairs table is missing column(s) ['response_2']; ...
+    """
 
 
 def label_to_p1(label: float | int | str) -> float:
@@ -160,7 +168,15 @@ def _validate_labels(pairs: pd.DataFrame) -> pd.Series:
 
 
 def validate_verdicts(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """Check a verdicts table and return a normalised copy."""
+    """Check a verdicts table and return a normalised copy.
+
+    Example:
+
+    >>> v = pd.DataFrame({"pair_id": [1, 1], "judge": "j", "order": ["12", "21"],
+    ...                   "p_first": [0.8, 0.3], "p_1": [0.8, 0.7], "failed": False})
+    >>> validate_verdicts(v)[["pair_id", "order", "p_1"]].values.tolist()
+    [['1', '12', 0.8], ['1', '21', 0.7]]
+    """
     _require_columns(verdicts, VERDICT_REQUIRED, "verdicts")
     out = verdicts.copy()
     out["pair_id"] = out["pair_id"].astype(str)
@@ -202,13 +218,25 @@ def validate_verdicts(verdicts: pd.DataFrame) -> pd.DataFrame:
 
 
 def p1_from_p_first(p_first: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Map P(first shown wins) back to P(response_1 wins) for orders '12'/'21'."""
+    """Map P(first shown wins) back to P(response_1 wins) for orders '12'/'21'.
+
+    Example:
+
+    >>> p1_from_p_first(np.array([0.8, 0.3]), np.array(["12", "21"]))
+    array([0.8, 0.7])
+    """
     p_first = np.asarray(p_first, dtype=float)
     return np.where(np.asarray(order) == "12", p_first, 1.0 - p_first)
 
 
 def text_length(texts: Iterable[str]) -> np.ndarray:
-    """Lengths in characters (the unit of DESIGN §4's 30-character threshold)."""
+    """Lengths in characters (the unit of DESIGN §4's 30-character threshold).
+
+    Example:
+
+    >>> text_length(["four", "hello"])
+    array([4, 5])
+    """
     return np.fromiter((len(t) for t in texts), dtype=np.int64)
 
 
@@ -216,6 +244,13 @@ def paired(verdicts: pd.DataFrame, column: str = "p_first") -> pd.DataFrame:
     """One row per (judge, pair_id) with ``column`` for each order: columns '12' and '21'.
 
     Pairs judged in one order only get NaN in the other column.
+
+    Example:
+
+    >>> v = pd.DataFrame({"pair_id": ["p0", "p0"], "judge": "j", "order": ["12", "21"],
+    ...                   "p_first": [0.8, 0.3], "p_1": [0.8, 0.7], "failed": False})
+    >>> paired(v).values.tolist(), paired(v, "p_1").values.tolist()
+    ([[0.8, 0.3]], [[0.8, 0.7]])
     """
     wide = verdicts.pivot_table(
         index=["judge", "pair_id"], columns="order", values=column, aggfunc="first", dropna=False
@@ -232,7 +267,13 @@ def paired(verdicts: pd.DataFrame, column: str = "p_first") -> pd.DataFrame:
 
 
 def table_format(path: str | Path, fmt: str | None = None) -> str:
-    """The file format from an explicit name or the path's suffix."""
+    """The file format from an explicit name or the path's suffix.
+
+    Example:
+
+    >>> table_format("runs/verdicts.pq"), table_format("pairs.ndjson"), table_format("x", "csv")
+    ('parquet', 'jsonl', 'csv')
+    """
     if fmt is None:
         suffix = Path(path).suffix.lower().lstrip(".")
         fmt = {"pq": "parquet", "json": "jsonl", "ndjson": "jsonl"}.get(suffix, suffix)
@@ -301,7 +342,19 @@ def load_table(path: str | Path, fmt: str | None = None, *, encoding: str = "utf
 
 
 def load_pairs(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
-    """Read and validate a pairs table; an error names the file as well as the row and field."""
+    """Read and validate a pairs table; an error names the file as well as the row and field.
+
+    Example:
+
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = os.path.join(d, "pairs.csv")
+    ...     pd.DataFrame({"pair_id": ["p0"], "prompt": ["2+2?"], "response_1": ["4"],
+    ...                   "response_2": ["5"], "label": [1]}).to_csv(path, index=False)
+    ...     pairs = load_pairs(path)
+    >>> pairs[["pair_id", "response_1", "label"]].values.tolist()
+    [['p0', '4', 1.0]]
+    """
     try:
         return validate_pairs(load_table(path, encoding=encoding))
     except SchemaError as err:
@@ -312,6 +365,16 @@ def load_verdicts(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
     """Read and validate a verdicts table; an error names the file as well as the row and field.
 
     A pairs table given here is an error that says so and names the command that judges it.
+
+    Example:
+
+    >>> import tempfile, os
+    >>> v = pd.DataFrame({"pair_id": ["p0", "p0"], "judge": "j", "order": ["12", "21"],
+    ...                   "p_first": [0.8, 0.3], "p_1": [0.8, 0.7], "failed": False})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     loaded = load_verdicts(save_table(v, os.path.join(d, "verdicts.csv")))
+    >>> loaded[["order", "p_1"]].values.tolist()
+    [['12', 0.8], ['21', 0.7]]
     """
     try:
         return validate_verdicts(load_table(path, encoding=encoding))
@@ -408,6 +471,15 @@ def save_table(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Pa
 
     The file gets the permissions any new file gets (0o666 minus the umask), so with the
     usual umask 022 a collaborator can read it.
+
+    Example:
+
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = save_table(pd.DataFrame({"pair_id": ["p0"], "raw": [{"score": 9}]}),
+    ...                       os.path.join(d, "out.csv"))
+    ...     print(path.name, load_table(path)["raw"].tolist())
+    out.csv ['{"score": 9}']
     """
     path = Path(path)
     fmt = table_format(path, fmt)

@@ -49,7 +49,13 @@ PROTOCOL_MEASURES = ("pair_score", "both_orders_correct", "mtbench_s1", "mtbench
 
 
 def label_class(p1: np.ndarray) -> np.ndarray:
-    """Class code (R1, R2, TIE) of P(response_1 wins or is better); NaN where missing."""
+    """Class code (R1, R2, TIE) of P(response_1 wins or is better); NaN where missing.
+
+    Example:
+
+    >>> label_class(np.array([0.9, 0.2, 0.5, np.nan])).tolist()   # R1, R2, TIE, missing
+    [0.0, 1.0, 2.0, nan]
+    """
     p1 = np.asarray(p1, dtype=float)
     out = np.where(p1 > 0.5, R1, np.where(p1 < 0.5, R2, TIE)).astype(float)
     out[np.isnan(p1)] = np.nan
@@ -57,7 +63,13 @@ def label_class(p1: np.ndarray) -> np.ndarray:
 
 
 def combined_class(p_12: np.ndarray, p_21: np.ndarray) -> np.ndarray:
-    """Zheng et al.'s combined verdict: the agreed class, TIE if the orders disagree."""
+    """Zheng et al.'s combined verdict: the agreed class, TIE if the orders disagree.
+
+    Example:
+
+    >>> combined_class(np.array([0.9, 0.9, np.nan]), np.array([0.2, 0.8, 0.7])).tolist()
+    [0.0, 2.0, 1.0]
+    """
     c12, c21 = (label_class(r) for r in response1_wins(p_12, p_21))
     out = np.where(c12 == c21, c12, TIE)
     out = np.where(np.isnan(c12), c21, np.where(np.isnan(c21), c12, out))
@@ -65,7 +77,13 @@ def combined_class(p_12: np.ndarray, p_21: np.ndarray) -> np.ndarray:
 
 
 def kappa_from_counts(counts: np.ndarray, k: int) -> np.ndarray:
-    """Cohen's kappa per row of flattened k x k contingency counts, shape (B, k*k) -> (B,)."""
+    """Cohen's kappa per row of flattened k x k contingency counts, shape (B, k*k) -> (B,).
+
+    Example:
+
+    >>> kappa_from_counts(np.array([[8, 2, 1, 9]]), 2).round(3)   # one 2 x 2 table
+    array([0.7])
+    """
     t = counts.reshape(-1, k, k)
     n = t.sum(axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -181,6 +199,13 @@ def agreement_table(verdicts: pd.DataFrame, *, n_boot: int = 1000, seed: int,
     """Agreement measures per judge as a long table; skipped (with a note) without gold labels.
 
     ``pp``: this table's :func:`~judgebench.stats.per_pair` when already built (run_audit).
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> t = agreement_table(simulate_verdicts(40, seed=0), n_boot=50, seed=0)
+    >>> t.set_index("measure")["estimate"].round(3).head(3).to_dict()
+    {'agreement.accuracy_12': 0.675, 'agreement.accuracy_21': 0.75, 'agreement.accuracy': 0.712}
     """
     pp = pairs_of(verdicts, ["label", "prompt"], pp)
     names = AGREEMENT_MEASURES + tuple(f"protocols.{m}" for m in PROTOCOL_MEASURES)
@@ -260,6 +285,12 @@ def alpha_from_coincidences(o: np.ndarray, k: int) -> np.ndarray:
     value is the same class (no expected disagreement).
 
     alpha = 1 - (n - 1) * sum_{c != k} o_ck / sum_{c != k} n_c n_k, n_c the margins.
+
+    Example:
+
+    >>> o = unit_coincidences(np.array([[0, 0], [1, 1], [0, 1]]), 2).sum(axis=0)
+    >>> alpha_from_coincidences(o, 2).round(3)
+    array([0.444])
     """
     t = np.asarray(o, dtype=float).reshape(-1, k, k)
     n_c = t.sum(axis=2)

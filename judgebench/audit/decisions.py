@@ -64,6 +64,12 @@ class Hypothesis:
 
     ``effect_of_interest``: the smallest departure from ``null`` worth detecting, in the
     measure's units; a test whose MDE exceeds it is underpowered.
+
+    Example:
+
+    >>> h = Hypothesis("position.p_first", null=0.5, effect_of_interest=0.05)
+    >>> h.test, wald_p_value(0.6, h.null, se=0.04) < 0.05
+    ('bootstrap Wald', True)
     """
 
     measure: str
@@ -119,6 +125,11 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     """Benjamini–Hochberg (1995) q-values of p-values; NaN p-values are left out (and NaN).
 
     q_(i) = min over j >= i of p_(j)·m / j for the sorted p-values, capped at 1.
+
+    Example:
+
+    >>> benjamini_hochberg(np.array([0.01, np.nan, 0.04])).tolist()
+    [0.02, nan, 0.04]
     """
     p = np.asarray(p, dtype=float)
     q = np.full(p.shape, np.nan)
@@ -167,6 +178,13 @@ def mcnemar_table(verdicts: pd.DataFrame, *, pp: pd.DataFrame | None = None) -> 
 
     Skipped (note) for a judge without both orders or without discordant pairs. ``pp``: this
     table's :func:`~judgebench.stats.per_pair` when already built (run_audit).
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> t = mcnemar_table(simulate_verdicts(100, seed=0, position=1.0))
+    >>> t[["measure", "n", "first_first", "second_second"]].values.tolist()
+    [['position.mcnemar', 31, 30, 1]]
     """
     pp = pairs_of(verdicts, (), pp)
     rows = []

@@ -159,7 +159,16 @@ def prefer_feature(p_12: np.ndarray, p_21: np.ndarray, f1: np.ndarray, f2: np.nd
                    gold: np.ndarray | None = None, clusters: np.ndarray | None = None, *,
                    n_boot: int = 1000, seed: int) -> tuple[Estimate, Estimate]:
     """(judge's, gold's) share preferring the response that shows the feature, over pairs where
-    exactly one does; a split or tie counts half. Gold is NaN-estimated without labels."""
+    exactly one does; a split or tie counts half. Gold is NaN-estimated without labels.
+
+    Example:
+
+    >>> judge, gold = prefer_feature(np.array([0.8, 0.3, 0.6]), np.array([0.3, 0.6, 0.5]),
+    ...                              np.array([1, 0, 2]), np.array([0, 1, 0]),
+    ...                              gold=np.array([1.0, 0.0, 0.0]), n_boot=0, seed=0)
+    >>> round(judge.estimate, 3), round(gold.estimate, 3), judge.n
+    (0.917, 0.667, 3)
+    """
     has1, has2 = np.asarray(f1) > 0, np.asarray(f2) > 0
     sel = has1 != has2
     win1 = swap_averaged_win(p_12, p_21)
@@ -189,6 +198,17 @@ def features_table(verdicts: pd.DataFrame, features: Sequence[str | Feature] | N
     ``.gold_prefer_feature``; a ``covariates`` column says what the slope adjusted for.
     Needs the response texts (response_1, response_2) in the table. ``pp``: this table's
     :func:`~judgebench.stats.per_pair` when already built (run_audit).
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> p = pd.DataFrame({"pair_id": list("abcd"), "prompt": "Capital?",
+    ...                   "response_1": ["Paris. I hope this helps!", "Rome.", "Oslo.", "Lima."],
+    ...                   "response_2": ["Lyon.", "Milan. Happy to help!", "Bergen.", "Cusco."]})
+    >>> v = SimulatedJudge(tone=1.0).judge(p, orders=("12", "21"), progress=False)
+    >>> t = features_table(v, ["tone"], n_boot=20, seed=0).set_index("measure")
+    >>> t.loc["features.tone.p_prefer_feature", ["estimate", "n"]].tolist()
+    [1.0, 2.0]
     """
     feats = resolve_features(features)
     pp = pairs_of(verdicts, _PAIR_COLS, pp)
@@ -294,6 +314,17 @@ def feature_probes_table(probe_verdicts: pd.DataFrame,
 
     ``probe_verdicts``: a judge's verdicts on :func:`feature_probe_pairs` (both orders).
     Δf is re-measured with the detectors, so a dose that added less than asked counts as such.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> p = pd.DataFrame({"pair_id": list("ab"), "prompt": "q", "response_1": ["A.", "B."],
+    ...                   "response_2": ["C.", "D."]})
+    >>> probes = feature_probe_pairs(p, ["tone"], doses=(1, 2), seed=0)
+    >>> v = SimulatedJudge(tone=1.0).judge(probes, orders=("12", "21"), progress=False)
+    >>> t = feature_probes_table(v, ["tone"], n_boot=0, seed=0)
+    >>> t.query("measure == 'features.tone.win_rate'")[["dose", "estimate"]].values.tolist()
+    [['all', 1.0], ['1', 1.0], ['2', 1.0]]
     """
     feats = {f.name: f for f in resolve_features(features)}
     pp = per_pair(probe_verdicts, ["feature", "dose", "source_pair_id", "response_1",
@@ -354,6 +385,16 @@ def features_block(rows: pd.DataFrame) -> dict[str, Any]:
     """audit.json's ``features`` group for one judge: {name: {measure: entry}, "skipped": {}}.
 
     Per-dose rows are left to ``features.csv``; the block holds the all-dose numbers.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> p = pd.DataFrame({"pair_id": list("ab"), "prompt": "q", "response_1": ["A.", "B."],
+    ...                   "response_2": ["C.", "D."]})
+    >>> _, t = run_feature_probes(SimulatedJudge(tone=1.0), p, ["tone"], seed=0, n_boot=0)
+    >>> block = features_block(t)
+    >>> sorted(block["tone"]), block["tone"]["win_rate"]["estimate"]
+    (['effect_logit', 'win_rate'], 1.0)
     """
     from judgebench.audit.suite import _entry  # one definition of an audit.json entry
 

@@ -80,7 +80,14 @@ def winner(p: np.ndarray) -> np.ndarray:
 
 
 def response1_wins(p_12: np.ndarray, p_21: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Winners in response_1 terms per order: 1.0 response_1, 0.0 response_2, 0.5 tie, NaN."""
+    """Winners in response_1 terms per order: 1.0 response_1, 0.0 response_2, 0.5 tie, NaN.
+
+    Example:
+
+    >>> w12, w21 = response1_wins(np.array([0.9, 0.8]), np.array([0.2, 0.7]))
+    >>> w12.tolist(), w21.tolist()
+    ([1.0, 1.0], [1.0, 0.0])
+    """
     # Order 12 shows response_1 first; order 21 shows it second, so its winner flips.
     return winner(p_12), 1.0 - winner(p_21)
 
@@ -99,6 +106,12 @@ def pair_outcomes(p_12: np.ndarray, p_21: np.ndarray) -> dict[str, np.ndarray]:
 
     ``consistent`` and ``same_position`` are 0/1 per pair; ``first_wins`` and ``decisive``
     count verdicts (0-2) per pair, over whichever orders are valid.
+
+    Example:
+
+    >>> o = pair_outcomes(np.array([0.9, 0.8]), np.array([0.2, 0.7]))
+    >>> o["consistent"].tolist(), o["same_position"].tolist(), o["first_wins"].tolist()
+    ([1.0, 0.0], [0.0, 1.0], [1.0, 2.0])
     """
     w12, w21 = winner(p_12), winner(p_21)
     both = ~(np.isnan(w12) | np.isnan(w21))
@@ -188,7 +201,13 @@ def position_bias(
 
 
 def is_hard(p: np.ndarray) -> bool:
-    """Whether every valid probability is 0, 0.5 or 1 (parsed verdicts, not probabilities)."""
+    """Whether every valid probability is 0, 0.5 or 1 (parsed verdicts, not probabilities).
+
+    Example:
+
+    >>> is_hard(np.array([1.0, 0.5, np.nan])), is_hard(np.array([0.9, 1.0]))
+    (True, False)
+    """
     p = np.asarray(p, dtype=float)
     p = p[np.isfinite(p)]
     return bool(np.isin(p, (0.0, 0.5, 1.0)).all())
@@ -196,7 +215,16 @@ def is_hard(p: np.ndarray) -> bool:
 
 def estimate_rows(judge: str, prefix: str, estimates: dict[str, Estimate],
                   notes: dict[str, str] | None = None, **extra: object) -> list[dict]:
-    """Long-table rows (TABLE_COLUMNS + extra) for a dict of estimates and skip notes."""
+    """Long-table rows (TABLE_COLUMNS + extra) for a dict of estimates and skip notes.
+
+    Example:
+
+    >>> rows = estimate_rows("j", "position", {"p_first": Estimate(0.6, 0.5, 0.7, 10),
+    ...                                         "consistency": Estimate(np.nan, np.nan, np.nan, 0)})
+    >>> [(r["measure"], r["estimate"], r["note"]) for r in rows]
+    [('position.p_first', 0.6, ''),
+     ('position.consistency', nan, 'no pairs qualify for this measure')]
+    """
     rows = []
     for name, est in estimates.items():
         note = (notes or {}).get(name, "")

@@ -52,7 +52,15 @@ _ALL_EDITS = {**EDITS, **NOISE_EDITS}
 
 
 def baseline_loser(verdicts: pd.DataFrame) -> pd.Series:
-    """Per pair_id, the response (1 or 2) the judge did not prefer; a tie -> 2. One judge only."""
+    """Per pair_id, the response (1 or 2) the judge did not prefer; a tie -> 2. One judge only.
+
+    Example:
+
+    >>> v = pd.DataFrame({"pair_id": ["a", "a", "b", "b"], "judge": "j", "order": ["12", "21"] * 2,
+    ...                   "p_first": [0.9, 0.2, 0.3, 0.6], "failed": False})
+    >>> baseline_loser(v).to_dict()    # pair a: response_1 won, so response_2 is edited
+    {'a': 2, 'b': 1}
+    """
     judges = verdicts["judge"].unique()
     if len(judges) != 1:
         raise ValueError(f"baseline_loser needs the verdicts of one judge; got {list(judges)}. "
@@ -125,7 +133,18 @@ def _edited_slots(pairs: pd.DataFrame, target: Any) -> np.ndarray:
 
 def judge_probe_pairs(judge: Any, probed: pd.DataFrame, *, cache: Any = None,
                       progress: bool = False) -> pd.DataFrame:
-    """Judge probe pairs: both orders, or only ``probe_order`` for slot-dependent probes."""
+    """Judge probe pairs: both orders, or only ``probe_order`` for slot-dependent probes.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> p = pd.DataFrame({"pair_id": ["a", "b"], "prompt": "q", "response_1": ["x.", "y."],
+    ...                   "response_2": ["z.", "w."]})
+    >>> probed = probe_pairs(p, ["bandwagon", "injection"])   # injection: one row per order
+    >>> v = judge_probe_pairs(SimulatedJudge(), probed)
+    >>> len(probed), v.groupby("probe").size().to_dict()
+    (6, {'bandwagon': 4, 'injection': 4})
+    """
     frames = []
     for order, grp in probed.groupby("probe_order", sort=True):
         orders = ("12", "21") if order == "both" else (order,)
@@ -143,6 +162,20 @@ def probe_table(baseline: pd.DataFrame, probe_verdicts: pd.DataFrame, *, n_boot:
     baseline verdict of the same pair in the same order. Noise probes (:data:`NOISE_PROBES`)
     are reported as ``noise.<name>.*``; when the placebo was judged, every CALM probe also gets
     ``robustness_corrected`` (module doc), bootstrapped jointly with the placebo over pairs.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> p = pd.DataFrame({"pair_id": ["a", "b"], "prompt": "q", "response_1": ["x.", "y."],
+    ...                   "response_2": ["z.", "w."]})
+    >>> judge = SimulatedJudge()
+    >>> base = judge.judge(p, orders=("12", "21"), progress=False)
+    >>> probed = probe_pairs(p, ["bandwagon", "placebo"], target=baseline_loser(base))
+    >>> t = probe_table(base, judge_probe_pairs(judge, probed), n_boot=0, seed=0)
+    >>> t.set_index("measure")["estimate"].to_dict()
+    {'probes.bandwagon.robustness': 1.0, 'probes.bandwagon.edited_win_rate': 0.0,
+     'probes.bandwagon.robustness_corrected': 1.0, 'noise.placebo.robustness': 1.0,
+     'noise.placebo.edited_win_rate': 0.0}
     """
     per = _per_source(baseline, probe_verdicts)
     rows: list[dict] = []

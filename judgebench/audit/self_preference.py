@@ -25,7 +25,13 @@ SELF_MEASURES = ("delta", "judge_win_rate", "reference_win_rate")
 
 
 def own_slot(model_1: np.ndarray, model_2: np.ndarray, judge_model: str) -> np.ndarray:
-    """1 or 2 where exactly one response is by ``judge_model``, else 0 (pair not used)."""
+    """1 or 2 where exactly one response is by ``judge_model``, else 0 (pair not used).
+
+    Example:
+
+    >>> own_slot(np.array(["me", "x", "me"]), np.array(["y", "me", "me"]), "me").tolist()
+    [1, 2, 0]
+    """
     m1 = np.asarray(model_1, dtype=object) == judge_model
     m2 = np.asarray(model_2, dtype=object) == judge_model
     return np.where(m1 & ~m2, 1, np.where(m2 & ~m1, 2, 0))
@@ -72,6 +78,16 @@ def self_preference_table(
     ``reference`` names another judge in the table whose verdicts stand in for gold. Skipped
     (with a note) without ``judge_model``, model columns, a reference, or own-model pairs.
     ``pp``: this table's :func:`~judgebench.stats.per_pair` when already built (run_audit).
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> v = simulate_verdicts(200, seed=0, self_preference=1.0)   # the judge is model-a
+    >>> t = self_preference_table(v, "model-a", n_boot=50, seed=0)
+    >>> t[["measure", "estimate", "n", "reference"]].round(3).values.tolist()
+    [['self_preference.delta', 0.2, 90, 'gold'],
+     ['self_preference.judge_win_rate', 0.667, 90, 'gold'],
+     ['self_preference.reference_win_rate', 0.467, 90, 'gold']]
     """
     pp = pairs_of(verdicts, ["model_1", "model_2", "label"], pp)
     if reference is not None and reference not in set(pp["judge"].unique()):

@@ -36,7 +36,13 @@ _MAX_ROWS = 20
 
 
 def fmt_num(x: float | None) -> str:
-    """A number for people: three significant digits; 'n/a' for None/NaN; float dust is 0."""
+    """A number for people: three significant digits; 'n/a' for None/NaN; float dust is 0.
+
+    Example:
+
+    >>> fmt_num(0.43612), fmt_num(1307.2), fmt_num(float("nan"))
+    ('0.436', '1,310', 'n/a')
+    """
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     x = float(x)
@@ -50,7 +56,13 @@ def fmt_num(x: float | None) -> str:
 
 
 def fmt_estimate(entry: dict[str, Any] | None) -> str:
-    """``{"estimate", "ci": [lo, hi], "n"}`` as '0.436 [0.401, 0.47] (n=336)'."""
+    """``{"estimate", "ci": [lo, hi], "n"}`` as '0.436 [0.401, 0.47] (n=336)'.
+
+    Example:
+
+    >>> fmt_estimate({"estimate": 0.43612, "ci": [0.401, 0.4702], "n": 336}), fmt_estimate(None)
+    ('0.436 [0.401, 0.470] (n=336)', 'n/a')
+    """
     if not entry:
         return "n/a"
     lo, hi = (entry.get("ci") or [None, None])[:2]

@@ -147,6 +147,17 @@ def recovery(planted: pd.DataFrame, unplanted: pd.DataFrame, pairs: pd.DataFrame
     minus that on ``unplanted`` verdicts of the same pairs: (difference, planted, unplanted).
 
     Pairs count where both orders are valid in both tables.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> pairs = pd.DataFrame({"pair_id": ["a", "b", "c"], "prompt": ["q1", "q2", "q3"],
+    ...                       "response_1": ["x", "yy", "zzzz"], "response_2": ["xx", "y", "z"]})
+    >>> base = SimulatedJudge().judge(pairs, progress=False)
+    >>> planted = planted_judge(SimulatedJudge(), position=1.0).judge(pairs, progress=False)
+    >>> est, with_bias, without = recovery(planted, base, pairs, "position", n_boot=50, seed=0)
+    >>> round(est.estimate, 3), round(with_bias - without, 3), est.n
+    (1.0, 1.0, 3)
     """
     if bias not in ESTIMATORS:
         raise ValueError(f"bias must be one of {sorted(ESTIMATORS)}; got {bias!r}.")

@@ -56,6 +56,13 @@ def prefer_longer_counts(
     """Per pair: (decisive verdicts picking the longer response, decisive verdicts), 0-2 each.
 
     Pairs whose lengths differ by ``margin`` characters or less count (0, 0).
+
+    Example:
+
+    >>> num, den = prefer_longer_counts(np.array([0.9, 0.2, 0.6]), np.array([0.1, 0.7, 0.4]),
+    ...                                 np.array([100, 100, 50]), np.array([10, 10, 40]))
+    >>> num.tolist(), den.tolist()   # the third pair's lengths differ by only 10 characters
+    ([2.0, 0.0, 0.0], [2.0, 2.0, 0.0])
     """
     len_1, len_2 = np.asarray(len_1, dtype=float), np.asarray(len_2, dtype=float)
     longer_is_1 = len_1 - len_2 > margin
@@ -127,6 +134,16 @@ def length_slope(
     (e.g. 2 * P(gold prefers response_1) - 1) absorbs quality so that phi measures length alone
     when quality and length are correlated. Pairs without a verdict or covariate are left out.
     Positive phi: the judge favours the longer response (AlpacaEval-LC's length term).
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> pp = per_pair(simulate_verdicts(200, seed=0, verbosity=1.0), ["len_1", "len_2", "label"])
+    >>> gold = np.where(pp["label"] == 1.0, 1.0, -1.0)      # 2 * P(gold prefers response_1) - 1
+    >>> est = length_slope(pp["p_12"], pp["p_21"], pp["len_1"], pp["len_2"], gold,
+    ...                    n_boot=50, seed=0)
+    >>> round(est.estimate, 3), est.n
+    (0.945, 200)
     """
     _check_same_length(p_12=p_12, p_21=p_21, len_1=len_1, len_2=len_2, covariate=covariate)
     # P(response_1 wins) in each order, averaged: the soft preference AlpacaEval's GLM models.
@@ -162,7 +179,14 @@ def _design(features: list[np.ndarray]) -> np.ndarray:
 
 def padding_win_counts(p_12: np.ndarray, p_21: np.ndarray, padded: int = 2
                        ) -> tuple[np.ndarray, np.ndarray]:
-    """Per pair: (valid verdicts won by the padded response, valid verdicts), 0-2 each."""
+    """Per pair: (valid verdicts won by the padded response, valid verdicts), 0-2 each.
+
+    Example:
+
+    >>> num, den = padding_win_counts(np.array([0.3, 0.5, np.nan]), np.array([0.8, 0.5, 0.6]))
+    >>> num.tolist(), den.tolist()   # padded copy in response_2; a tie is not a win
+    ([2.0, 0.0, 1.0], [2.0, 2.0, 1.0])
+    """
     num = np.zeros(len(p_12))
     den = np.zeros(len(p_12))
     for r1 in response1_wins(p_12, p_21):
@@ -194,7 +218,16 @@ def padding_win_rate(p_12: np.ndarray, p_21: np.ndarray, *, padded: int = 2,
 
 
 def pair_lengths(pp: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
-    """len_1, len_2 per pair from the length columns, else from the texts; None if neither."""
+    """len_1, len_2 per pair from the length columns, else from the texts; None if neither.
+
+    Example:
+
+    >>> len_1, len_2 = pair_lengths(pd.DataFrame({"response_1": ["abc"], "response_2": ["a"]}))
+    >>> len_1.tolist(), len_2.tolist()
+    ([3.0], [1.0])
+    >>> pair_lengths(pd.DataFrame({"prompt": ["q"]})) is None
+    True
+    """
     if {"len_1", "len_2"} <= set(pp.columns):
         return (pd.to_numeric(pp["len_1"], errors="coerce").to_numpy(float),
                 pd.to_numeric(pp["len_2"], errors="coerce").to_numpy(float))
@@ -205,7 +238,16 @@ def pair_lengths(pp: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def quality_covariate(pp: pd.DataFrame) -> tuple[np.ndarray | None, str]:
-    """2 * P(gold prefers response_1) - 1 from ``label``, else quality_1 - quality_2."""
+    """2 * P(gold prefers response_1) - 1 from ``label``, else quality_1 - quality_2.
+
+    Example:
+
+    >>> cov, name = quality_covariate(pd.DataFrame({"label": [1.0, 2.0, 0.5]}))
+    >>> cov.tolist(), name
+    ([1.0, -1.0, 0.0], 'label')
+    >>> quality_covariate(pd.DataFrame({"quality_1": [0.75], "quality_2": [0.25]}))[1]
+    'quality'
+    """
     if "label" in pp.columns and pp["label"].notna().any():
         return 2.0 * gold_p1(pp["label"]) - 1.0, "label"
     if {"quality_1", "quality_2"} <= set(pp.columns):
@@ -222,6 +264,14 @@ def verbosity_table(verdicts: pd.DataFrame, *, margin: float = LENGTH_MARGIN,
     """p_prefer_longer and length_slope per judge, as a long table (see position_table).
 
     ``pp``: this table's :func:`~judgebench.stats.per_pair` when already built (run_audit).
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> t = verbosity_table(simulate_verdicts(200, seed=0, verbosity=1.0), n_boot=50, seed=0)
+    >>> t[["measure", "estimate", "n", "covariate"]].round(3).values.tolist()
+    [['verbosity.p_prefer_longer', 0.62, 184, 'label'],
+     ['verbosity.length_slope', 0.945, 200, 'label']]
     """
     pp = pairs_of(verdicts, _PAIR_COLS, pp)
     rows: list[dict] = []
@@ -251,6 +301,13 @@ def length_bins_table(verdicts: pd.DataFrame, *, edges: tuple = LENGTH_BINS,
     """P(judge prefers the longer response) per |dlen| bin, beside the gold's, per judge.
 
     ``pp``: this table's :func:`~judgebench.stats.per_pair` when already built (run_audit).
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> t = length_bins_table(simulate_verdicts(200, seed=0, verbosity=1.0), n_boot=20, seed=0)
+    >>> t[["bin", "p_prefer_longer", "n", "gold_p_longer_better"]].round(3).head(2).values.tolist()
+    [['(0, 30]', 0.219, 16, 0.375], ['(30, 100]', 0.483, 29, 0.483]]
     """
     pp = pairs_of(verdicts, _PAIR_COLS, pp)
     rows = []
@@ -287,6 +344,20 @@ def padding_table(verdicts: pd.DataFrame, *, n_boot: int = 1000, seed: int) -> p
     (original in response_1, padded copy in response_2, columns perturbation, added_chars).
     Rows with perturbation == added_chars == 'all' give ``verbosity.padding_win_rate``. The
     resampling unit is the original pair (``source_pair_id``), and ``n`` counts originals.
+
+    Example:
+
+    >>> from judgebench.audit.perturb import padded_pairs
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> p = pd.DataFrame({"pair_id": ["a", "b"], "prompt": "Why?",
+    ...                   "response_1": ["Because.", "So."], "response_2": ["No.", "Yes."]})
+    >>> padded = padded_pairs(p, ["filler"], [50, 200])
+    >>> v = SimulatedJudge(verbosity=2.0).judge(padded, progress=False)
+    >>> padding_table(v, n_boot=0, seed=0)[["perturbation", "added_chars", "estimate", "n"]].head(3)
+      perturbation added_chars  estimate  n
+    0          all         all       1.0  2
+    1          all          50       1.0  2
+    2          all         200       1.0  2
     """
     need = ["perturbation", "added_chars"]
     missing = [c for c in need if c not in verdicts.columns]

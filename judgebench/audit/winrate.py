@@ -49,13 +49,34 @@ N_FOLDS = 5
 
 
 class LCWarning(UserWarning):
-    """The length-controlled win rate is far from the raw one (AlpacaEval's GLM warning)."""
+    """The length-controlled win rate is far from the raw one (AlpacaEval's GLM warning).
+
+    Example:
+
+    >>> import warnings
+    >>> dlen = np.linspace(-100, 500, 10); p = 1 / (1 + np.exp(-dlen / 100))  # the longer wins
+    >>> v = pd.DataFrame({"pair_id": range(10), "judge": "j", "order": "12", "p_first": p, "p_1": p,
+    ...                   "failed": False, "model_1": "m", "model_2": "base", "len_1": 300 + dlen,
+    ...                   "len_2": 300})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     wr = win_rates(v, "base", seed=0, length_control=True, n_boot=0)
+    >>> caught[0].category.__name__, wr[["win_rate", "lc_win_rate"]].round(1).values.tolist()
+    ('LCWarning', [[76.6, 51.6]])
+    """
 
 
 @dataclass(frozen=True)
 class LCFit:
     """A fitted LC GLM: coefficients by name (``model``, ``length``, ``difficulty``,
-    ``position``), the chosen C and the standard deviation that scales Δlen."""
+    ``position``), the chosen C and the standard deviation that scales Δlen.
+
+    Example:
+
+    >>> fit = LCFit(coef={"length": 0.8, "model": 0.0}, C=1.0, sd_len=120.0)
+    >>> lc_predict(fit, pd.DataFrame({"pair_id": ["a", "b"]}))   # θ = 0: an even model
+    50.0
+    """
 
     coef: dict[str, float]
     C: float
@@ -111,6 +132,14 @@ def fit_lc_glm(x: np.ndarray, y: np.ndarray, groups: np.ndarray,
     copies stay together); each fold's score is the mean of w·CE(y, p) over its held-out
     copies; the C with the lowest total over folds wins (the smallest C on a tie), then β is
     refitted on every row. Returns (β, C).
+
+    Example:
+
+    >>> z = np.tanh(np.linspace(-2, 2, 10))                       # tanh(Δlen / sd), 10 pairs
+    >>> x, y = np.column_stack([z, np.ones(10)]), 1 / (1 + np.exp(-(1.5 * z + 0.5)))
+    >>> beta, C = fit_lc_glm(x, y, groups=np.arange(10))
+    >>> beta.round(1).tolist(), C
+    ([1.5, 0.5], 10000.0)
     """
     from sklearn.model_selection import GroupKFold
 
@@ -265,6 +294,16 @@ def lc_fit(rows: pd.DataFrame, gamma: pd.Series | None = None,
     """Fit the LC GLM on one model's reoriented rows (see :func:`win_rates`).
 
     ``variants``: the baseline-vs-variant rows for regularisation, weighted λ / len(variants).
+
+    Example:
+
+    >>> dlen = np.linspace(-200, 200, 10)
+    >>> rows = pd.DataFrame({"pair_id": [f"p{i}" for i in range(10)], "dlen": dlen,
+    ...                      "q": 1 / (1 + np.exp(-(0.4 + np.tanh(dlen / 100)))), "s": 1.0,
+    ...                      "order_known": True})
+    >>> fit = lc_fit(rows)   # one order only, so no position term
+    >>> {k: round(v, 2) for k, v in fit.coef.items()}, round(lc_predict(fit, rows), 1)
+    ({'length': 1.13, 'model': 0.4}, 59.8)
     """
     sd = float(np.std(rows["dlen"].to_numpy(float), ddof=1))
     if not sd > 0:
@@ -288,7 +327,14 @@ def lc_fit(rows: pd.DataFrame, gamma: pd.Series | None = None,
 
 
 def lc_predict(fit: LCFit, rows: pd.DataFrame) -> float:
-    """LC win rate in percent: mean over the rows' pairs of sigmoid(θ + ψ·γ_x)."""
+    """LC win rate in percent: mean over the rows' pairs of sigmoid(θ + ψ·γ_x).
+
+    Example:
+
+    >>> fit = LCFit(coef={"length": 0.8, "model": np.log(3)}, C=1.0, sd_len=120.0)
+    >>> round(lc_predict(fit, pd.DataFrame({"pair_id": ["a", "a", "b"]})), 1)  # per pair, not row
+    75.0
+    """
     pairs = rows.drop_duplicates("pair_id")
     eta = np.full(len(pairs), fit.coef["model"])
     if "difficulty" in fit.coef:

@@ -42,6 +42,17 @@ def fit_and_apply(
     (the calibrated table), ``pipeline.json`` (the fitted steps) and ``apply.json`` (the
     summary: steps, row and pair counts, failed rows, fitted params). Steps that combine judges
     (``ensemble:*``) return one row per (pair, order) instead of one per judge.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> lab = simulate_verdicts(40, seed=0)
+    >>> new = simulate_verdicts(10, seed=1).drop(columns="label")
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     out, info = fit_and_apply(lab, new, ["temperature"], out_dir=d)
+    ...     print(sorted(os.listdir(d)), info["n_rows_out"])
+    ['apply.json', 'pipeline.json', 'verdicts.parquet'] 20
     """
     fit_table = prepare(_load(fit_on, "fit_on"))
     new_table = prepare(_load(apply_to, "apply_to"))

@@ -37,11 +37,36 @@ _PARAMETERISED: dict[str, Any] = {}
 
 
 class NotFittedError(ValueError):
-    """A step (or pipeline) was used before ``fit``; the message says what to call."""
+    """A step (or pipeline) was used before ``fit``; the message says what to call.
+
+    Example:
+
+    >>> v = pd.DataFrame({"pair_id": ["a", "a"], "judge": "j", "order": ["12", "21"],
+    ...                   "p_first": [0.9, 0.5], "p_1": [0.9, 0.5], "failed": False})
+    >>> make_step("temperature").transform(v)
+    Traceback (most recent call last):
+    ...
+    judgebench.calibration.base.NotFittedError: The 'temperature' step is not fitted; ...
+    """
 
 
 def register(*names: str):
-    """Class decorator: make a step constructible by ``make_step(name)``."""
+    """Class decorator: make a step constructible by ``make_step(name)``.
+
+    Example:
+
+    >>> @register("identity")
+    ... class Identity(Step):
+    ...     name = "identity"
+    ...     def fit(self, verdicts):
+    ...         self.n_rows_ = len(verdicts)
+    ...         return self
+    ...     def transform(self, verdicts):
+    ...         return prepare(verdicts)
+    >>> type(make_step("identity")).__name__
+    'Identity'
+    >>> del _REGISTRY["identity"]   # leave the registry as shipped
+    """
 
     def deco(cls: type[Step]) -> type[Step]:
         for name in names:
@@ -54,7 +79,17 @@ def register(*names: str):
 
 
 def register_parameterised(prefix: str, builder: Any) -> None:
-    """Make ``make_step("PREFIX:ARG")`` call ``builder(ARG, **params)`` (e.g. ``feature:``)."""
+    """Make ``make_step("PREFIX:ARG")`` call ``builder(ARG, **params)`` (e.g. ``feature:``).
+
+    Example:
+
+    >>> def clipped(arg, **params):
+    ...     return make_step("temperature", clip=float(arg))
+    >>> register_parameterised("clipped", clipped)
+    >>> make_step("clipped:0.01")
+    TemperatureScaling(clip=0.01)
+    >>> del _PARAMETERISED["clipped"]   # leave the registry as shipped
+    """
     _PARAMETERISED[prefix] = builder
 
 
@@ -64,7 +99,15 @@ def _load_steps() -> None:
 
 
 def step_names() -> list[str]:
-    """All registered step names, sorted."""
+    """All registered step names, sorted.
+
+    Example:
+
+    >>> step_names()[:4]
+    ['ensemble', 'ensemble:dawid_skene', 'ensemble:majority', 'ensemble:mean_logit']
+    >>> "temperature" in step_names()
+    True
+    """
     _load_steps()
     return sorted(_REGISTRY)
 
@@ -89,7 +132,14 @@ def make_step(spec: str, **params: Any) -> Step:
 
 
 class Step:
-    """Base class of calibration steps: sklearn-style ``fit``/``transform`` on verdict tables."""
+    """Base class of calibration steps: sklearn-style ``fit``/``transform`` on verdict tables.
+
+    Example:
+
+    >>> step = make_step("temperature")
+    >>> isinstance(step, Step), step.is_fitted(), step.to_dict()
+    (True, False, {'step': 'temperature', 'params': {'clip': 1e-06}, 'fitted': {}})
+    """
 
     #: The registered name; ``to_dict`` writes it and ``from_dict`` looks it up.
     name: ClassVar[str] = "step"
@@ -112,7 +162,10 @@ class Step:
         {'clip': 1e-06}
         """
         sig = inspect.signature(type(self).__init__)
-        out = {k: getattr(self, k) for k in sig.parameters if k != "self"}
+        # A step without an __init__ of its own has object's (*args, **kwargs): no parameters.
+        named = [k for k, p in sig.parameters.items() if k != "self"
+                 and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        out = {k: getattr(self, k) for k in named}
         if deep:
             for key, value in list(out.items()):
                 if hasattr(value, "get_params") and not isinstance(value, type):
@@ -203,7 +256,16 @@ class Step:
 
 
 def prepare(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """Validate and normalise a verdict table (a copy with a clean 0..n-1 index)."""
+    """Validate and normalise a verdict table (a copy with a clean 0..n-1 index).
+
+    Example:
+
+    >>> v = pd.DataFrame({"pair_id": [1, 1], "judge": "j", "order": ["12", "21"],
+    ...                   "p_first": [0.9, 0.5], "p_1": [0.9, 0.5], "failed": False}, index=[5, 7])
+    >>> t = prepare(v)
+    >>> t.index.tolist(), t["pair_id"].tolist()
+    ([0, 1], ['1', '1'])
+    """
     if not isinstance(verdicts, pd.DataFrame):
         raise ValueError(f"verdicts must be a pandas DataFrame; got {type(verdicts).__name__}.")
     return validate_verdicts(verdicts).reset_index(drop=True)
@@ -221,7 +283,15 @@ def row_gold(verdicts: pd.DataFrame) -> np.ndarray:
 
 
 def with_p1(verdicts: pd.DataFrame, p1: np.ndarray) -> pd.DataFrame:
-    """A copy of ``verdicts`` whose p_1/p_first are replaced; the first call keeps the raw ones."""
+    """A copy of ``verdicts`` whose p_1/p_first are replaced; the first call keeps the raw ones.
+
+    Example:
+
+    >>> v = pd.DataFrame({"pair_id": ["a", "a"], "judge": "j", "order": ["12", "21"],
+    ...                   "p_first": [0.9, 0.5], "p_1": [0.9, 0.5], "failed": False})
+    >>> with_p1(v, np.array([0.8, 0.4]))[["order", "p_1", "p_first", "p_1_raw"]].values.tolist()
+    [['12', 0.8, 0.8, 0.9], ['21', 0.4, 0.6, 0.5]]
+    """
     out = verdicts.copy()
     for col in ("p_1", "p_first"):
         if f"{col}_raw" not in out.columns:
@@ -236,7 +306,16 @@ def with_p1(verdicts: pd.DataFrame, p1: np.ndarray) -> pd.DataFrame:
 
 
 def require_judges(fitted: dict[str, Any], verdicts: pd.DataFrame, step: str) -> None:
-    """Raise if ``verdicts`` holds a judge the step was not fitted on."""
+    """Raise if ``verdicts`` holds a judge the step was not fitted on.
+
+    Example:
+
+    >>> v = pd.DataFrame({"judge": ["k"]})
+    >>> require_judges({"j": {}}, v, "temperature")
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'temperature' step was fitted on judge(s) ['j'] but got verdicts from ['k'] ...
+    """
     unseen = sorted(set(verdicts["judge"].astype(str)) - set(fitted))
     if unseen:
         raise ValueError(
@@ -250,6 +329,16 @@ def labelled_rows(verdicts: pd.DataFrame, step: str, judge: str) -> pd.DataFrame
 
     Usable = not failed, finite p_1, gold label present. Requires at least
     :data:`MIN_LABELLED_PAIRS` distinct pairs and both outcomes among the decisive labels.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> len(labelled_rows(simulate_verdicts(30, seed=0), "temperature", "simulated"))  # 2 orders
+    60
+    >>> labelled_rows(simulate_verdicts(5, seed=0), "temperature", "simulated")
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'temperature' step needs at least 20 labelled pairs ...; 'label' gives 5. ...
     """
     where = f"judge {judge!r} in the fit split"
     if "label" not in verdicts.columns:
@@ -291,6 +380,20 @@ class PerJudgeStep(Step):
 
     Subclasses implement ``_fit_judge(rows, judge) -> dict`` and
     ``_transform_judge(rows, params) -> new p_1`` (an array aligned with ``rows``).
+
+    Example:
+
+    >>> class Shrink(PerJudgeStep):   # pulls each judge's p_1 halfway to its mean
+    ...     name = "shrink"
+    ...     def _fit_judge(self, rows, judge):
+    ...         return {"mean": float(rows["p_1"].mean())}
+    ...     def _transform_judge(self, rows, params):
+    ...         return (rows["p_1"] + params["mean"]) / 2
+    >>> v = pd.DataFrame({"pair_id": ["a", "a"], "judge": "j", "order": ["12", "21"],
+    ...                   "p_first": [0.9, 0.5], "p_1": [0.9, 0.5], "failed": False})
+    >>> step = Shrink().fit(v)
+    >>> step.params_, step.transform(v)["p_1"].round(3).tolist()
+    ({'j': {'mean': 0.7}}, [0.8, 0.6])
     """
 
     def fit(self, verdicts: pd.DataFrame) -> PerJudgeStep:
@@ -318,5 +421,11 @@ class PerJudgeStep(Step):
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """The logistic function (scipy's expit, re-exported so steps import one module)."""
+    """The logistic function (scipy's expit, re-exported so steps import one module).
+
+    Example:
+
+    >>> sigmoid(np.array([0.0, np.log(3)]))
+    array([0.5 , 0.75])
+    """
     return expit(z)

@@ -58,6 +58,12 @@ def weighted_logit(p: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Log-linear pool sigmoid(sum_j w_j z_j) over present members; none present -> NaN.
 
     An absent (failed) member adds no evidence (z = 0), as in a naive-Bayes sum of logits.
+
+    Example:
+
+    >>> p = np.array([[0.9, 0.6], [0.2, np.nan], [np.nan, np.nan]])  # a NaN member abstains
+    >>> weighted_logit(p, np.array([1.0, 0.5])).round(3)
+    array([0.917, 0.2  ,   nan])
     """
     z = safe_logit(p)
     present = np.isfinite(z).any(axis=1)
@@ -66,7 +72,14 @@ def weighted_logit(p: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def fit_pool_weights(p: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Weights w >= 0 maximising the log-likelihood of sigmoid(Z w) against (soft) targets y."""
+    """Weights w >= 0 maximising the log-likelihood of sigmoid(Z w) against (soft) targets y.
+
+    Example:
+
+    >>> p = np.array([[0.9, 0.4], [0.2, 0.6], [0.7, 0.5], [0.6, 0.5]])  # member 2 is noise
+    >>> fit_pool_weights(p, np.array([1.0, 0.0, 1.0, 0.0])).round(2).tolist()
+    [1.87, 0.0]
+    """
     z = np.nan_to_num(safe_logit(p), nan=0.0)
     y = np.asarray(y, float)
 
@@ -81,7 +94,15 @@ def fit_pool_weights(p: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def dawid_skene_posterior(votes: np.ndarray, prior: float, sens: np.ndarray,
                           spec: np.ndarray) -> np.ndarray:
-    """P(true = response_1 | votes) under the Dawid–Skene model; no vote -> NaN."""
+    """P(true = response_1 | votes) under the Dawid–Skene model; no vote -> NaN.
+
+    Example:
+
+    >>> votes = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [np.nan, np.nan, np.nan]])
+    >>> rates = np.array([0.9, 0.8, 0.6])             # sensitivity = specificity here
+    >>> dawid_skene_posterior(votes, 0.5, rates, rates).round(3)
+    array([0.96, 0.04,  nan])
+    """
     v = np.asarray(votes, float)
     seen = np.isfinite(v)
     # Log-likelihood ratio of each vote for class 1 vs class 0.
@@ -99,6 +120,13 @@ def fit_dawid_skene(votes: np.ndarray, max_iter: int = 200, tol: float = 1e-7,
     ``votes`` (n_items, n_members) holds 1 (response_1), 0 (response_2) or NaN (abstain). The
     posterior starts at the majority vote, so members better than chance anchor the classes;
     ``smoothing`` pseudo-counts keep every rate inside (0, 1).
+
+    Example:
+
+    >>> votes = np.array([[1, 1, 0], [0, 0, 0], [1, 1, 1], [1, 0, np.nan]], dtype=float)
+    >>> prior, sens, spec, n_iter = fit_dawid_skene(votes)
+    >>> round(prior, 3), sens.round(2).tolist(), spec.round(2).tolist()
+    (0.634, [0.8, 0.62, 0.48], [0.52, 0.68, 0.71])
     """
     v = np.asarray(votes, float)
     seen = np.isfinite(v)
@@ -137,7 +165,20 @@ def _item_matrix(table: pd.DataFrame, members: list[str]) -> tuple[pd.DataFrame,
 
 
 class Ensemble(Step):
-    """Base of the ensemble variants: pick members, build the item matrix, combine."""
+    """Base of the ensemble variants: pick members, build the item matrix, combine.
+
+    Example:
+
+    >>> class MaxProbability(Ensemble):   # a new variant only defines _combine
+    ...     name = "ensemble:max"
+    ...     def _combine(self, p):
+    ...         return np.nanmax(p, axis=1)
+    >>> v = pd.DataFrame({"pair_id": "p0", "judge": ["a", "a", "b", "b"], "order": ["12", "21"] * 2,
+    ...                   "p_first": [0.9, 0.2, 0.6, 0.5], "p_1": [0.9, 0.8, 0.6, 0.5],
+    ...                   "failed": False})
+    >>> MaxProbability().fit_transform(v)[["order", "judge", "p_1"]].values.tolist()
+    [['12', 'ensemble:max', 0.9], ['21', 'ensemble:max', 0.8]]
+    """
 
     def __init__(self, members: list[str] | None = None):
         self.members = members
@@ -213,7 +254,16 @@ def _check_overlap(p: np.ndarray, members: list[str]) -> None:
 
 @register("ensemble:majority")
 class MajorityVote(Ensemble):
-    """Share of members voting for response_1."""
+    """Share of members voting for response_1.
+
+    Example:
+
+    >>> v = pd.DataFrame({"pair_id": "p0", "judge": ["a", "a", "b", "b"], "order": ["12", "21"] * 2,
+    ...                   "p_first": [0.9, 0.2, 0.6, 0.5], "p_1": [0.9, 0.8, 0.6, 0.5],
+    ...                   "failed": False})
+    >>> MajorityVote().fit_transform(v)[["order", "p_1", "n_members"]].values.tolist()  # b ties
+    [['12', 1.0, 2], ['21', 0.75, 2]]
+    """
 
     name = "ensemble:majority"
 
@@ -223,7 +273,16 @@ class MajorityVote(Ensemble):
 
 @register("ensemble:mean_prob")
 class MeanProbability(Ensemble):
-    """Mean of the members' P(response_1 wins)."""
+    """Mean of the members' P(response_1 wins).
+
+    Example:
+
+    >>> v = pd.DataFrame({"pair_id": "p0", "judge": ["a", "a", "b", "b"], "order": ["12", "21"] * 2,
+    ...                   "p_first": [0.9, 0.2, 0.6, 0.5], "p_1": [0.9, 0.8, 0.6, 0.5],
+    ...                   "failed": False})
+    >>> MeanProbability().fit_transform(v)["p_1"].round(3).tolist()
+    [0.75, 0.65]
+    """
 
     name = "ensemble:mean_prob"
 
@@ -233,7 +292,17 @@ class MeanProbability(Ensemble):
 
 @register("ensemble", "ensemble:mean_logit")
 class MeanLogit(Ensemble):
-    """sigmoid of the members' mean logit (the default ensemble)."""
+    """sigmoid of the members' mean logit (the default ensemble).
+
+    Example:
+
+    >>> v = pd.DataFrame({"pair_id": "p0", "judge": ["a", "a", "b", "b"], "order": ["12", "21"] * 2,
+    ...                   "p_first": [0.9, 0.2, 0.6, 0.5], "p_1": [0.9, 0.8, 0.6, 0.5],
+    ...                   "failed": False})
+    >>> out = MeanLogit().fit_transform(v)     # also make_step("ensemble"): the default
+    >>> out["judge"].iloc[0], out["p_1"].round(3).tolist()
+    ('ensemble:mean_logit', [0.786, 0.667])
+    """
 
     name = "ensemble:mean_logit"
 
@@ -243,7 +312,17 @@ class MeanLogit(Ensemble):
 
 @register("ensemble:weighted")
 class ReliabilityWeighted(Ensemble):
-    """Log-linear pool of the members' logits, weights fitted by log-likelihood on labels."""
+    """Log-linear pool of the members' logits, weights fitted by log-likelihood on labels.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> v = pd.concat([simulate_verdicts(20, seed=0, judge="a", noise=0.5),
+    ...                simulate_verdicts(20, seed=0, judge="b", noise=2.0)])
+    >>> step = ReliabilityWeighted().fit(v)          # learns from the gold labels
+    >>> {judge: round(w, 2) for judge, w in step.weights_.items()}
+    {'a': 1.2, 'b': 0.0}
+    """
 
     name = "ensemble:weighted"
 
@@ -273,6 +352,15 @@ class DawidSkene(Ensemble):
 
     Items are pairs, annotators (judge, order), named ``"JUDGE@ORDER"`` in the fitted
     ``sensitivity_`` / ``specificity_`` / ``accuracy_``.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> v = pd.concat([simulate_verdicts(20, seed=0, judge="a", noise=0.5),
+    ...                simulate_verdicts(20, seed=0, judge="b", noise=2.0)])
+    >>> step = DawidSkene().fit(v)                   # no labels read
+    >>> {annotator: round(float(acc), 2) for annotator, acc in step.accuracy_.items()}
+    {'a@12': 0.93, 'a@21': 0.93, 'b@12': 0.88, 'b@21': 0.8}
     """
 
     name = "ensemble:dawid_skene"

@@ -57,12 +57,27 @@ from judgebench.probability import safe_logit
 
 
 def feature_control(p1: np.ndarray, dfeat: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    """Remove feature terms from P: sigmoid(logit(p) − Δf @ φ), Δf of shape (rows, features)."""
+    """Remove feature terms from P: sigmoid(logit(p) − Δf @ φ), Δf of shape (rows, features).
+
+    Example:
+
+    >>> p1, dfeat = np.array([0.731, 0.5]), np.array([[1.0, 0.0], [0.0, 2.0]])  # Δf per feature
+    >>> feature_control(p1, dfeat, phi=np.array([1.0, 0.5])).round(3)
+    array([0.5  , 0.269])
+    """
     return sigmoid(safe_logit(p1) - np.asarray(dfeat, float) @ np.asarray(phi, float))
 
 
 def feature_differences(rows: pd.DataFrame, names: Sequence[str], step: str) -> np.ndarray:
-    """(rows, features): f(response_1) − f(response_2) per named built-in feature."""
+    """(rows, features): f(response_1) − f(response_2) per named built-in feature.
+
+    Example:
+
+    >>> p = pd.DataFrame({"pair_id": ["a", "b"], "response_1": ["Fine.", "Let us delve in."],
+    ...                   "response_2": ["Let us delve in.", "I hope this helps!"]})
+    >>> feature_differences(p, ["lexical", "tone"], "feature:lexical/tone").tolist()
+    [[-1.0, 0.0], [1.0, -1.0]]
+    """
     missing = [c for c in ("response_1", "response_2") if c not in rows.columns]
     if missing:
         raise ValueError(f"The {step!r} step needs the response texts in 'response_1' and "
@@ -118,7 +133,23 @@ def _removal_vector(x, p1, pen, l2, beta0, ks: list[int], step_name: str,
 
 @register("feature")
 class FeatureControl(PerJudgeStep):
-    """Remove a judge's preference for named features from its p_1 (LC GLM, any covariates)."""
+    """Remove a judge's preference for named features from its p_1 (LC GLM, any covariates).
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> p = pd.DataFrame({"pair_id": [f"p{i}" for i in range(20)], "prompt": "q",
+    ...                   "response_1": [f"A{i}." + " Let us delve in." * (i % 2)
+    ...                                  for i in range(20)],
+    ...                   "response_2": [f"B{i}." + " Let us delve in." * (i % 3 == 0)
+    ...                                  for i in range(20)]})
+    >>> v = SimulatedJudge(lexical=1.0).judge(p, progress=False)   # +1 logit per tic
+    >>> step = FeatureControl(features=("lexical",)).fit(v)
+    >>> step.name, round(step.params_["simulated"]["phi"]["lexical"], 2)
+    ('feature:lexical', 1.0)
+    >>> step.transform(v)["p_1"].round(3).unique().tolist()   # the tics' pull removed
+    [0.5]
+    """
 
     def __init__(self, features: Sequence[str] = ("lexical",), use_gold: bool = True,
                  model_terms: bool = True, instruction_terms: bool = True, l2: float = 1.0):

@@ -70,12 +70,24 @@ def gold_covariate(y: np.ndarray) -> np.ndarray:
 
 
 def length_feature(dlen: np.ndarray, sd_len: float) -> np.ndarray:
-    """tanh(Δlen / sd(Δlen)): AlpacaEval LC's bounded length term."""
+    """tanh(Δlen / sd(Δlen)): AlpacaEval LC's bounded length term.
+
+    Example:
+
+    >>> length_feature(np.array([-200.0, 0.0, 100.0]), sd_len=100.0).round(3)
+    array([-0.964,  0.   ,  0.762])
+    """
     return np.tanh(np.asarray(dlen, float) / float(sd_len))
 
 
 def length_control(p1: np.ndarray, dlen: np.ndarray, phi: float, sd_len: float) -> np.ndarray:
-    """Remove the length term from P: sigmoid(logit(p) - φ tanh(Δlen / sd))."""
+    """Remove the length term from P: sigmoid(logit(p) - φ tanh(Δlen / sd)).
+
+    Example:
+
+    >>> length_control(np.array([0.7, 0.7]), np.array([0.0, 100.0]), phi=1.0, sd_len=100.0).round(3)
+    array([0.7  , 0.521])
+    """
     return sigmoid(safe_logit(p1) - phi * length_feature(dlen, sd_len))
 
 
@@ -84,6 +96,16 @@ def fit_penalised_logistic(x: sparse.csr_matrix, y: np.ndarray, penalised: np.nd
     """Coefficients minimising sum CE(y, sigmoid(X b)) + l2/2 * ||b[penalised]||^2 (L-BFGS).
 
     ``y`` may be soft (a judge's probability); ``penalised`` is a boolean mask over columns.
+
+    Example:
+
+    >>> from scipy import sparse
+    >>> x = sparse.csr_matrix([[1.0, 0.0], [1.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
+    >>> y = np.array([0.6, 0.8, 0.8, 0.6])                      # soft targets
+    >>> fit_penalised_logistic(x, y, np.array([False, False]), l2=1.0).round(3).tolist()
+    [0.405, 0.981]
+    >>> fit_penalised_logistic(x, y, np.array([False, True]), l2=1.0).round(3).tolist()
+    [0.766, 0.165]
     """
     y = np.clip(np.asarray(y, float), PROB_EPS, 1 - PROB_EPS)
     pen = np.asarray(penalised, float) * l2
@@ -107,6 +129,15 @@ def coefficient_se(x: sparse.csr_matrix, y: np.ndarray, beta: np.ndarray, pen: n
 
     H = Xᵀ diag(p(1-p)) X + diag(pen) is the penalised loss's Hessian; the meat sums the
     score per cluster (a pair's two orders are one cluster): var = ||S H⁻¹ e_k||².
+
+    Example:
+
+    >>> from scipy import sparse
+    >>> x = sparse.csr_matrix([[1.0, 0.0], [1.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
+    >>> y = np.array([0.5, 0.9, 0.7, 0.4])
+    >>> beta = fit_penalised_logistic(x, y, np.array([False, False]), l2=1.0)
+    >>> round(coefficient_se(x, y, beta, np.zeros(2), clusters=np.arange(4), k=1), 3)
+    0.464
     """
     from scipy.sparse.linalg import spsolve
 
@@ -204,6 +235,15 @@ def gold_rows(ok: pd.DataFrame, use_gold: bool) -> tuple[pd.DataFrame, np.ndarra
     With ``use_gold`` and at least MIN_LABELLED_PAIRS labelled pairs, only labelled rows: an
     unlabelled pair has no gold covariate, and giving it 0 would call it a tie, so a covariate's
     term would absorb the quality correlation on those pairs.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> v = simulate_verdicts(30, seed=0)
+    >>> v = v.assign(label=v["label"].where(~v["pair_id"].isin(["p0", "p1"])))  # 2 unlabelled
+    >>> rows, mask, used_gold, n_unlabelled = gold_rows(v, use_gold=True)
+    >>> len(rows), used_gold, n_unlabelled
+    (56, True, 2)
     """
     y_gold = row_gold(ok)
     labelled = np.isfinite(y_gold)
@@ -217,7 +257,16 @@ def gold_rows(ok: pd.DataFrame, use_gold: bool) -> tuple[pd.DataFrame, np.ndarra
 class LCDesign:
     """The LC model's design: ``x`` (rows, columns), the unpenalised columns' ``names``
     (intercept, [position], the covariates, [gold]), then ``models`` and ``n_instr``
-    penalised columns; ``penalised`` marks each column."""
+    penalised columns; ``penalised`` marks each column.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> v = simulate_verdicts(30, seed=0)
+    >>> d = lc_design(v, {"length": length_feature(v["len_1"] - v["len_2"], 300.0)}, used_gold=True)
+    >>> d.names, d.models, d.x.shape, sum(d.penalised)
+    (['intercept', 'position', 'length', 'gold'], ['model-a', 'model-b', 'model-c'], (60, 7), 3)
+    """
 
     x: sparse.csr_matrix
     names: list[str]
@@ -231,6 +280,15 @@ def lc_design(ok: pd.DataFrame, covariates: dict[str, np.ndarray], used_gold: bo
     """The LC GLM's design on ``ok`` with the named covariate columns (length, features...).
 
     Shared by length control and feature control (``calibration/features.py``).
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> v = simulate_verdicts(30, seed=0, orders=("12",))             # one order: no position
+    >>> x_len = length_feature(v["len_1"] - v["len_2"], 300.0)
+    >>> d = lc_design(v, {"length": x_len}, used_gold=False, model_terms=False)
+    >>> d.names, d.x.shape
+    (['intercept', 'length'], (30, 2))
     """
     # With one presentation order s is constant: the same column as the intercept, and
     # unpenalised, so the fit would split the intercept between them. Not fitted then.
@@ -272,7 +330,19 @@ def lc_design(ok: pd.DataFrame, covariates: dict[str, np.ndarray], used_gold: bo
 
 @register("length")
 class LengthControl(PerJudgeStep):
-    """Remove a judge's length preference (AlpacaEval LC's φ term) from its p_1."""
+    """Remove a judge's length preference (AlpacaEval LC's φ term) from its p_1.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> v = simulate_verdicts(60, seed=0, verbosity=1.0)
+    >>> step = LengthControl().fit(v)
+    >>> fit = step.params_["simulated"]
+    >>> round(fit["phi"], 3), round(fit["phi_lc"], 3), fit["used_gold"]
+    (1.225, 0.88, True)
+    >>> step.transform(v)[["p_1_raw", "p_1"]].round(3).values[:2].tolist()
+    [[0.773, 0.832], [0.425, 0.44]]
+    """
 
     name = "length"
 

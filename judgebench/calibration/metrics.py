@@ -35,19 +35,37 @@ N_BINS = 15
 
 
 def correctness(p: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Expected correctness of the judge's pick: y if p > .5, 1 - y if p < .5, .5 if p == .5."""
+    """Expected correctness of the judge's pick: y if p > .5, 1 - y if p < .5, .5 if p == .5.
+
+    Example:
+
+    >>> correctness(np.array([0.9, 0.2, 0.5, 0.7]), np.array([1.0, 1.0, 1.0, 0.5]))
+    array([1. , 0. , 0.5, 0.5])
+    """
     p, y = np.asarray(p, float), np.asarray(y, float)
     return np.where(p > 0.5, y, np.where(p < 0.5, 1.0 - y, 0.5))
 
 
 def confidence(p: np.ndarray) -> np.ndarray:
-    """Top-label confidence max(p, 1 - p) (Guo et al. 2017)."""
+    """Top-label confidence max(p, 1 - p) (Guo et al. 2017).
+
+    Example:
+
+    >>> confidence(np.array([0.9, 0.2, 0.5]))
+    array([0.9, 0.8, 0.5])
+    """
     p = np.asarray(p, float)
     return np.maximum(p, 1.0 - p)
 
 
 def row_nll(p: np.ndarray, y: np.ndarray, eps: float = PROB_EPS) -> np.ndarray:
-    """Cross-entropy -[y log p + (1 - y) log(1 - p)] per row, p clipped to [eps, 1 - eps]."""
+    """Cross-entropy -[y log p + (1 - y) log(1 - p)] per row, p clipped to [eps, 1 - eps].
+
+    Example:
+
+    >>> row_nll(np.array([0.9, 0.2, 0.5]), np.array([1.0, 1.0, 0.5])).round(3)
+    array([0.105, 1.609, 0.693])
+    """
     p = np.clip(np.asarray(p, float), eps, 1.0 - eps)
     y = np.asarray(y, float)
     return -(y * np.log(p) + (1.0 - y) * np.log1p(-p))
@@ -63,34 +81,64 @@ def _usable(p: np.ndarray, y: np.ndarray, decisive: bool) -> np.ndarray:
 
 
 def accuracy(p: np.ndarray, y: np.ndarray) -> float:
-    """Share of decisive gold labels the judge picks (judge ties count 0.5; gold ties left out)."""
+    """Share of decisive gold labels the judge picks (judge ties count 0.5; gold ties left out).
+
+    Example:
+
+    >>> accuracy(np.array([0.9, 0.2, 0.5, 0.7]), np.array([1.0, 1.0, 1.0, 0.5]))  # a gold tie: out
+    0.5
+    """
     p, y = np.asarray(p, float), np.asarray(y, float)
     ok = _usable(p, y, decisive=True)
     return float(correctness(p[ok], y[ok]).mean()) if ok.any() else float("nan")
 
 
 def brier_score(p: np.ndarray, y: np.ndarray) -> float:
-    """Mean squared error (p - y)^2 (Brier 1950); gold ties kept as the soft target 0.5."""
+    """Mean squared error (p - y)^2 (Brier 1950); gold ties kept as the soft target 0.5.
+
+    Example:
+
+    >>> round(brier_score(np.array([0.9, 0.2, 0.5]), np.array([1.0, 1.0, 0.5])), 3)
+    0.217
+    """
     p, y = np.asarray(p, float), np.asarray(y, float)
     ok = _usable(p, y, decisive=False)
     return float(((p[ok] - y[ok]) ** 2).mean()) if ok.any() else float("nan")
 
 
 def log_loss(p: np.ndarray, y: np.ndarray, eps: float = PROB_EPS) -> float:
-    """Mean negative log-likelihood (cross-entropy with soft targets; gold ties kept)."""
+    """Mean negative log-likelihood (cross-entropy with soft targets; gold ties kept).
+
+    Example:
+
+    >>> round(log_loss(np.array([0.9, 0.2, 0.5]), np.array([1.0, 1.0, 0.5])), 3)
+    0.803
+    """
     p, y = np.asarray(p, float), np.asarray(y, float)
     ok = _usable(p, y, decisive=False)
     return float(row_nll(p[ok], y[ok], eps).mean()) if ok.any() else float("nan")
 
 
 def uniform_bins(conf: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
-    """Bin index of each confidence in ``n_bins`` equal-width bins over [0.5, 1]."""
+    """Bin index of each confidence in ``n_bins`` equal-width bins over [0.5, 1].
+
+    Example:
+
+    >>> uniform_bins(np.array([0.5, 0.74, 0.75, 1.0]), n_bins=2)
+    array([0, 0, 1, 1])
+    """
     edges = np.linspace(0.5, 1.0, n_bins + 1)
     return np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, n_bins - 1)
 
 
 def equal_mass_bins(conf: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
-    """Bin index by rank: ``n_bins`` bins of (nearly) equal count (Nixon et al. 2019, ACE)."""
+    """Bin index by rank: ``n_bins`` bins of (nearly) equal count (Nixon et al. 2019, ACE).
+
+    Example:
+
+    >>> equal_mass_bins(np.array([0.9, 0.6, 0.8, 0.7]), n_bins=2)
+    array([1, 0, 1, 0])
+    """
     conf = np.asarray(conf, float)
     idx = np.empty(len(conf), dtype=np.int64)
     # A stable sort keeps equal confidences in input order, so the split is deterministic.
@@ -121,7 +169,15 @@ def ece(p: np.ndarray, y: np.ndarray, n_bins: int = N_BINS) -> float:
 
 
 def adaptive_ece(p: np.ndarray, y: np.ndarray, n_bins: int = N_BINS) -> float:
-    """ECE with equal-mass bins (adaptive calibration error, Nixon et al. 2019)."""
+    """ECE with equal-mass bins (adaptive calibration error, Nixon et al. 2019).
+
+    Example:
+
+    >>> p = np.array([0.95, 0.9, 0.6, 0.55, 0.52, 0.58])
+    >>> y = np.array([1.0, 1.0, 0.0, 1.0, 0.0, 0.0])
+    >>> round(ece(p, y, n_bins=2), 3), round(adaptive_ece(p, y, n_bins=2), 3)
+    (0.233, 0.183)
+    """
     return _ece_binned(p, y, lambda c: equal_mass_bins(c, n_bins))
 
 
@@ -130,6 +186,14 @@ def reliability_diagram(p: np.ndarray, y: np.ndarray, bins: np.ndarray | None = 
     """Per bin: lower/upper confidence, mean confidence, accuracy, count (Guo et al. 2017 Fig. 1).
 
     ``bins`` gives each usable row's bin (default: equal-width); empty bins have count 0.
+
+    Example:
+
+    >>> p, y = np.array([0.9, 0.8, 0.6, 0.3]), np.array([1.0, 0.0, 1.0, 0.0])
+    >>> reliability_diagram(p, y, n_bins=2)
+       bin  lower  upper  mean_confidence  accuracy  count
+    0    0   0.50   0.75             0.65       1.0      2
+    1    1   0.75   1.00             0.85       0.5      2
     """
     p, y = np.asarray(p, float), np.asarray(y, float)
     ok = _usable(p, y, decisive=True)
@@ -195,6 +259,13 @@ def calibration_metrics(verdicts: pd.DataFrame, *, n_boot: int = 1000, seed: int
 
     Every row (order, judge) is one prediction; the bootstrap resamples pairs. Adaptive bin
     edges are set on the whole sample and held fixed across resamples.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> m = calibration_metrics(simulate_verdicts(100, seed=0, temperature=2.0), n_boot=100, seed=0)
+    >>> {name: round(est.estimate, 3) for name, est in m.items()}
+    {'accuracy': 0.775, 'nll': 0.567, 'brier': 0.171, 'ece': 0.125, 'ece_adaptive': 0.129}
     """
     p, y, codes, n_pairs = _rows(verdicts)
     out: dict[str, Estimate] = {}
@@ -222,7 +293,15 @@ def calibration_metrics(verdicts: pd.DataFrame, *, n_boot: int = 1000, seed: int
 
 
 def reliability_table(verdicts: pd.DataFrame, n_bins: int = N_BINS) -> pd.DataFrame:
-    """Reliability-diagram rows for equal-width and equal-mass bins (column ``binning``)."""
+    """Reliability-diagram rows for equal-width and equal-mass bins (column ``binning``).
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> t = reliability_table(simulate_verdicts(100, seed=0, temperature=2.0), n_bins=3)
+    >>> t.groupby("binning")["count"].sum().to_dict(), t["count"].tolist()
+    ({'adaptive': 200, 'uniform': 200}, [22, 25, 153, 67, 67, 66])
+    """
     p, y, _, _ = _rows(verdicts)
     ok = _usable(p, y, decisive=True)
     mass = np.zeros(len(p), dtype=np.int64)

@@ -220,6 +220,16 @@ class CalibratedJudge(Judge):
     ``judge()`` returns the verdict table with p_1/p_first calibrated, the judge's own numbers in
     ``p_1_raw``/``p_first_raw`` and ``judge`` = "<inner name>|<step+step>". Fit it first on a
     labelled verdict table of the inner judge (or on pairs, which it judges for you).
+
+    Example:
+
+    >>> from judgebench.judges.simulated import SimulatedJudge
+    >>> from judgebench.verdicts import bundled_pairs
+    >>> judge = CalibratedJudge(SimulatedJudge(position=1.0), ["swap"]).fit(bundled_pairs().head(3))
+    >>> SimulatedJudge(position=1.0).compare(["2+2?"], ["4"], ["4"]).round(3).tolist()
+    [0.731]
+    >>> judge.name, judge.compare(["2+2?"], ["4"], ["4"]).round(3).tolist()  # same answer twice
+    ('simulated|swap', [0.5])
     """
 
     cacheable = False  # the inner judge caches its raw calls; calibration is cheap
@@ -287,6 +297,14 @@ def split_pairs(verdicts: pd.DataFrame, *, fit_frac: float = 0.5, seed: int,
     Without ``split_col`` pairs are shuffled with ``seed`` and the first ``fit_frac`` fit. With
     it, rows whose ``split_col`` is exactly "fit"/"eval" are used as given; any other values are
     groups (e.g. 'prompt', 'source') assigned whole to one side until ``fit_frac`` is reached.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> v = simulate_verdicts(10, seed=0)
+    >>> fit, held_out = split_pairs(v, fit_frac=0.6, seed=0)
+    >>> len(fit), len(held_out), set(fit).isdisjoint(held_out)
+    (6, 4, True)
     """
     if not 0.0 < float(fit_frac) < 1.0:
         raise ValueError(f"fit_frac must be strictly between 0 and 1; got {fit_frac!r}.")
@@ -327,7 +345,17 @@ def split_pairs(verdicts: pd.DataFrame, *, fit_frac: float = 0.5, seed: int,
 
 
 def evaluate(verdicts: pd.DataFrame, *, n_boot: int = 1000, seed: int) -> dict[str, Any]:
-    """Every calibration-report metric of one verdict table, each {"estimate", "ci", "n"}."""
+    """Every calibration-report metric of one verdict table, each {"estimate", "ci", "n"}.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> r = evaluate(simulate_verdicts(100, seed=0, temperature=2.0), n_boot=50, seed=0)
+    >>> {k: round(r[k]["estimate"], 3) for k in ("accuracy", "ece", "position_consistency")}
+    {'accuracy': 0.775, 'ece': 0.125, 'position_consistency': 0.79}
+    >>> r["n_rows"], r["judges"]
+    (200, ['simulated'])
+    """
     out: dict[str, Any] = {k: v.to_dict() for k, v in
                            calibration_metrics(verdicts, n_boot=n_boot, seed=seed).items()}
     # Position measures pool the (judge, pair) units of every judge in the table.

@@ -88,7 +88,17 @@ def _n_both(table: pd.DataFrame, step: str) -> int:
 
 @register("swap")
 class SwapAverage(_SwapStep):
-    """Average p_1 over both orders (Lee et al. 2023; Wang et al. 2023 balanced calibration)."""
+    """Average p_1 over both orders (Lee et al. 2023; Wang et al. 2023 balanced calibration).
+
+    Example:
+
+    >>> v = pd.DataFrame({"pair_id": ["a", "a", "b", "b"], "judge": "j", "order": ["12", "21"] * 2,
+    ...                   "p_first": [0.8, 0.4, 0.7, 0.2], "p_1": [0.8, 0.6, 0.7, 0.8],
+    ...                   "failed": False})
+    >>> out = SwapAverage().fit_transform(v)
+    >>> out[["pair_id", "order", "p_1", "p_first"]].round(3).values.tolist()
+    [['a', '12', 0.7, 0.7], ['a', '21', 0.7, 0.3], ['b', '12', 0.75, 0.75], ['b', '21', 0.75, 0.25]]
+    """
 
     name = "swap"
     _combine = staticmethod(swap_average)
@@ -96,7 +106,16 @@ class SwapAverage(_SwapStep):
 
 @register("swap_tie")
 class SwapTie(_SwapStep):
-    """Swap average, and a tie (0.5) where the two orders disagree (FastChat, Zheng et al. 2023)."""
+    """Swap average, and a tie (0.5) where the two orders disagree (FastChat, Zheng et al. 2023).
+
+    Example:
+
+    >>> v = pd.DataFrame({"pair_id": ["a", "a", "b", "b"], "judge": "j", "order": ["12", "21"] * 2,
+    ...                   "p_first": [0.8, 0.4, 0.7, 0.8], "p_1": [0.8, 0.6, 0.7, 0.2],
+    ...                   "failed": False})
+    >>> SwapTie().fit_transform(v)[["pair_id", "p_1"]].round(3).values.tolist()  # b: orders differ
+    [['a', 0.7], ['a', 0.7], ['b', 0.5], ['b', 0.5]]
+    """
 
     name = "swap_tie"
     _combine = staticmethod(swap_tie)

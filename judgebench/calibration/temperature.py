@@ -44,12 +44,25 @@ _LOG_T_BOUNDS = (np.log(1e-2), np.log(1e3))
 
 
 def temperature_scale(logits: np.ndarray, temperature: float) -> np.ndarray:
-    """sigmoid(z / T): temperature scaling of logit margins (Guo et al. 2017, §4.2)."""
+    """sigmoid(z / T): temperature scaling of logit margins (Guo et al. 2017, §4.2).
+
+    Example:
+
+    >>> temperature_scale(np.array([-2.0, 0.0, 4.0]), temperature=2.0).round(3)
+    array([0.269, 0.5  , 0.881])
+    """
     return sigmoid(np.asarray(logits, float) / float(temperature))
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The T > 0 minimising the NLL of sigmoid(z / T) against (soft) targets y."""
+    """The T > 0 minimising the NLL of sigmoid(z / T) against (soft) targets y.
+
+    Example:
+
+    >>> z = np.array([-3.0, -1.0, 0.5, 1.0, 2.0, 4.0])
+    >>> round(fit_temperature(z, 1 / (1 + np.exp(-z / 2))), 3)   # targets made with T = 2
+    2.0
+    """
     z, y = np.asarray(logits, float), np.asarray(y, float)
     res = minimize_scalar(lambda lt: row_nll(sigmoid(z / np.exp(lt)), y).mean(),
                           bounds=_LOG_T_BOUNDS, method="bounded", options={"xatol": 1e-6})
@@ -57,12 +70,26 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def platt_scale(logits: np.ndarray, a: float, b: float) -> np.ndarray:
-    """sigmoid(a z + b): Platt scaling (Platt 1999)."""
+    """sigmoid(a z + b): Platt scaling (Platt 1999).
+
+    Example:
+
+    >>> platt_scale(np.array([0.0, 2.0]), a=0.5, b=0.5).round(3)
+    array([0.622, 0.818])
+    """
     return sigmoid(a * np.asarray(logits, float) + b)
 
 
 def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(a, b) minimising the NLL of sigmoid(a z + b) against (soft) targets y (L-BFGS)."""
+    """(a, b) minimising the NLL of sigmoid(a z + b) against (soft) targets y (L-BFGS).
+
+    Example:
+
+    >>> z = np.array([-3.0, -1.0, 0.5, 1.0, 2.0, 4.0])
+    >>> a, b = fit_platt(z, 1 / (1 + np.exp(-(0.5 * z + 0.3))))
+    >>> round(a, 3), round(b, 3)
+    (0.5, 0.3)
+    """
     z, y = np.asarray(logits, float), np.asarray(y, float)
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -76,7 +103,14 @@ def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def fit_isotonic(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Thresholds (x, y) of the increasing least-squares fit of y on p, bounded to [0, 1]."""
+    """Thresholds (x, y) of the increasing least-squares fit of y on p, bounded to [0, 1].
+
+    Example:
+
+    >>> xs, ys = fit_isotonic(np.array([0.2, 0.4, 0.6, 0.8]), np.array([0.0, 1.0, 0.0, 1.0]))
+    >>> xs.tolist(), ys.tolist()
+    ([0.2, 0.4, 0.6, 0.8], [0.0, 0.5, 0.5, 1.0])
+    """
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
     iso.fit(np.asarray(p, float), np.asarray(y, float))
     return iso.X_thresholds_, iso.y_thresholds_
@@ -87,6 +121,12 @@ def isotonic_calibrate(p: np.ndarray, x_thresholds: np.ndarray,
     """Apply a saved isotonic map: linear interpolation between thresholds, clipped at the ends.
 
     Identical to sklearn's IsotonicRegression.predict with out_of_bounds="clip".
+
+    Example:
+
+    >>> xs, ys = [0.2, 0.4, 0.6, 0.8], [0.0, 0.5, 0.5, 1.0]     # from fit_isotonic
+    >>> isotonic_calibrate(np.array([0.1, 0.5, 0.7, 0.9]), xs, ys)
+    array([0.  , 0.5 , 0.75, 1.  ])
     """
     return np.interp(np.asarray(p, float), np.asarray(x_thresholds, float),
                      np.asarray(y_thresholds, float))
@@ -101,6 +141,16 @@ class TemperatureScaling(PerJudgeStep):
     """p_1 -> sigmoid(logit(p_1) / T), T fitted per judge by NLL on labelled rows.
 
     ``params_[judge]["temperature"]`` > 1 means the judge was over-confident.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> v = simulate_verdicts(100, seed=0, temperature=2.0)       # an over-confident judge
+    >>> step = TemperatureScaling().fit(v)
+    >>> {judge: round(t, 3) for judge, t in step.temperature_.items()}
+    {'simulated': 2.155}
+    >>> step.transform(v)[["p_1_raw", "p_1"]].round(3).values[:2].tolist()
+    [[0.986, 0.877], [0.055, 0.21]]
     """
 
     name = "temperature"
@@ -143,6 +193,14 @@ class PlattScaling(PerJudgeStep):
     """p_first -> sigmoid(a logit(p_first) + b), fitted per judge in the shown-first frame.
 
     ``params_[judge]["position_offset"]`` = -b / a is the judge's first-slot logit offset.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> v = simulate_verdicts(100, seed=0, position=1.0)          # +1 logit for the first slot
+    >>> fit = PlattScaling().fit(v).params_["simulated"]
+    >>> round(fit["a"], 3), round(fit["position_offset"], 3)
+    (0.928, 0.978)
     """
 
     name = "platt"
@@ -171,6 +229,16 @@ class IsotonicCalibration(PerJudgeStep):
 
     Saved as ``params_[judge]["x_thresholds"]``/``["y_thresholds"]``; a table without a
     pickled model. It may output exact 0 or 1 where the fit split had no counter-example.
+
+    Example:
+
+    >>> from judgebench.judges.simulated import simulate_verdicts
+    >>> v = simulate_verdicts(100, seed=0, temperature=2.0)
+    >>> step = IsotonicCalibration().fit(v)
+    >>> len(step.params_["simulated"]["x_thresholds"])
+    16
+    >>> step.transform(v)[["p_1_raw", "p_1"]].round(3).values[:2].tolist()
+    [[0.986, 0.947], [0.055, 0.367]]
     """
 
     name = "isotonic"

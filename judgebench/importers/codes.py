@@ -35,14 +35,27 @@ _RECODE = re.compile(r"^[^,:]*:[^,]*(,[^,:]*:[^,]*)*$")
 
 
 def normalise(values: pd.Series) -> pd.Series:
-    """Codes as lower-case stripped text, "1.0" -> "1"; missing stays missing."""
+    """Codes as lower-case stripped text, "1.0" -> "1"; missing stays missing.
+
+    Example:
+
+    >>> normalise(pd.Series([" Tie", "A>B", "1.0", 2])).tolist()
+    ['tie', 'a>b', '1', '2']
+    """
     text = values.map(lambda v: v if pd.isna(v) else str(v)).astype(object)
     return text.where(text.isna(), text.astype(str).str.strip().str.lower().str.replace(
         r"^(-?\d+)\.0$", r"\1", regex=True))
 
 
 def decision_p1(codes: pd.Series, order: pd.Series) -> pd.Series:
-    """P(response_1 wins) from winner codes (see module doc); an unknown code is NaN."""
+    """P(response_1 wins) from winner codes (see module doc); an unknown code is NaN.
+
+    Example:
+
+    >>> codes, order = pd.Series(["A", "A", "tie", "model_b"]), pd.Series(["12", "21", "12", "12"])
+    >>> decision_p1(codes, order).tolist()   # "A" is the slot shown first
+    [1.0, 0.0, 0.5, 0.0]
+    """
     code = normalise(codes)
     by_pos = pd.Series(p1_from_p_first(code.map(BY_POSITION).astype(float).to_numpy(),
                                        order.astype(str).to_numpy()), index=codes.index)
@@ -53,6 +66,11 @@ def label_values(labels: pd.Series, column: str) -> pd.Series:
     """Gold labels on judgebench's scale: numbers kept, spellings such as "A>B" mapped.
 
     An unknown spelling is an error naming the column, the row and the recode that fixes it.
+
+    Example:
+
+    >>> label_values(pd.Series(["A>B", "tie", 2, 0.8]), "label").tolist()
+    [1.0, 0.5, 2.0, 0.8]
     """
     num = pd.to_numeric(labels, errors="coerce")
     text = normalise(labels)
@@ -68,12 +86,24 @@ def label_values(labels: pd.Series, column: str) -> pd.Series:
 
 
 def is_recode(value: str) -> bool:
-    """Whether a ``--map`` value is a value recode ("0:1,1:2,2:tie") rather than a column."""
+    """Whether a ``--map`` value is a value recode ("0:1,1:2,2:tie") rather than a column.
+
+    Example:
+
+    >>> is_recode("0:1,1:2,2:tie"), is_recode("preference")
+    (True, False)
+    """
     return isinstance(value, str) and bool(_RECODE.match(value))
 
 
 def parse_recode(target: str, value: str) -> dict[str, str]:
-    """"0:1,1:2,2:tie" -> {"0": "1", "1": "2", "2": "tie"} (keys normalised like the codes)."""
+    """"0:1,1:2,2:tie" -> {"0": "1", "1": "2", "2": "tie"} (keys normalised like the codes).
+
+    Example:
+
+    >>> parse_recode("winner", "0:1, 1:2, 2:tie")
+    {'0': '1', '1': '2', '2': 'tie'}
+    """
     pairs = [item.split(":", 1) for item in value.split(",") if item.strip()]
     out = {}
     for old, new in pairs:
@@ -85,13 +115,29 @@ def parse_recode(target: str, value: str) -> dict[str, str]:
 
 
 def apply_recode(values: pd.Series, mapping: dict[str, str]) -> pd.Series:
-    """Replace the codes named in ``mapping``; other values pass unchanged."""
+    """Replace the codes named in ``mapping``; other values pass unchanged.
+
+    Example:
+
+    >>> apply_recode(pd.Series([0, 1, 2, "A"]), {"0": "1", "1": "2", "2": "tie"}).tolist()
+    ['1', '2', 'tie', 'A']
+    """
     code = normalise(values)
     return code.map(mapping).where(code.isin(list(mapping)), values)
 
 
 def warn_other_coding(values: pd.Series, column: str, target: str = "winner") -> None:
-    """Warn when a winner column holds only 0/1/2 (or 0/1): probably 0-based, not 0 = tie."""
+    """Warn when a winner column holds only 0/1/2 (or 0/1): probably 0-based, not 0 = tie.
+
+    Example:
+
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_other_coding(pd.Series([0, 1, 2, 1]), "winner")
+    >>> print(caught[0].message)
+    Column 'winner' (winner) holds only ['0', '1', '2']: read as 0 = tie, ...
+    recode it: --map winner=0:1,1:2,2:tie (Python: ...).
+    """
     seen = set(normalise(values).dropna().unique())
     if seen and seen <= {"0", "1", "2"} and "0" in seen:
         coded = "0 = tie, 1 = response_1, 2 = response_2"

@@ -50,7 +50,14 @@ _SKIP_DIRS = {"report", "figures", "checkpoints", "__pycache__"}
 
 @dataclass
 class Section:
-    """One result directory, read: its kind, tables, JSON data and what is missing."""
+    """One result directory, read: its kind, tables, JSON data and what is missing.
+
+    Example:
+
+    >>> sec = Section("train", Path("runs/biased"), "biased")
+    >>> sec.kind, sec.name, sec.tables, sec.missing
+    ('train', 'biased', {}, [])
+    """
 
     kind: str
     path: Path
@@ -62,7 +69,17 @@ class Section:
 
 
 def dir_kind(path: Path) -> str | None:
-    """The kind of result directory ``path`` is, from its files; None when it is none."""
+    """The kind of result directory ``path`` is, from its files; None when it is none.
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     before = dir_kind(Path(d))
+    ...     _ = Path(d, "audit.json").write_text("{}")
+    ...     print(before, dir_kind(Path(d)))
+    None audit
+    """
     names = {p.name for p in path.iterdir()} if path.is_dir() else set()
     for kind, markers in MARKERS.items():
         if names & set(markers):
@@ -77,6 +94,16 @@ def find_sections(root: str | Path) -> list[Section]:
 
     Raises FileNotFoundError when ``root`` does not exist, ValueError when it is not a
     directory or holds no result directory.
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     run = Path(d, "runs", "biased")
+    ...     run.mkdir(parents=True)
+    ...     _ = (run / "metrics.jsonl").write_text('{"iteration": 0}')
+    ...     print([(sec.kind, sec.name) for sec in find_sections(d)])
+    [('train', 'runs/biased')]
     """
     root = Path(root)
     if not root.exists():
@@ -137,7 +164,17 @@ def _json(path: Path) -> Any:
 
 def read_audit(path: Path, name: str) -> Section:
     """An audit directory: audit.json, the CSV tables, and the agreement matrix (several
-    judges)."""
+    judges).
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = Path(d, "audit.json").write_text('{"judge": "j", "n_verdicts": 10}')
+    ...     sec = read_audit(Path(d), "audit")
+    >>> sec.data["audit"]["n_verdicts"], sec.missing[0]
+    (10, 'measures.csv: not written')
+    """
     sec = Section("audit", path, name)
     result = _read(sec, "audit.json", _json)
     sec.data["audit"] = result if isinstance(result, dict) else {}
@@ -162,7 +199,15 @@ def read_audit(path: Path, name: str) -> Section:
 
 
 def audit_blocks(result: dict) -> dict[str, dict]:
-    """{judge: its block of audit.json}, for one judge or several."""
+    """{judge: its block of audit.json}, for one judge or several.
+
+    Example:
+
+    >>> audit_blocks({"judge": "j", "n_verdicts": 10})
+    {'j': {'judge': 'j', 'n_verdicts': 10}}
+    >>> sorted(audit_blocks({"judges": {"a": {}, "b": {}}}))
+    ['a', 'b']
+    """
     if "judges" in result:
         return dict(result["judges"])
     if "judge" in result:
@@ -171,7 +216,18 @@ def audit_blocks(result: dict) -> dict[str, dict]:
 
 
 def read_calibration(path: Path, name: str) -> Section:
-    """A calibration directory: calibration.json (per stage), reliability.csv, pipeline.json."""
+    """A calibration directory: calibration.json (per stage), reliability.csv, pipeline.json.
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     ece = {"estimate": 0.12, "ci": [0.08, 0.16], "n": 200}
+    ...     _ = Path(d, "calibration.json").write_text(json.dumps({"raw": {"ece": ece}}))
+    ...     sec = read_calibration(Path(d), "calibration")
+    >>> sec.tables["metrics"][["stage", "metric", "estimate"]].values.tolist(), sec.missing
+    ([['raw', 'ece', 0.12]], ['reliability.csv: not written', 'pipeline.json: not written'])
+    """
     sec = Section("calibration", path, name)
     result = _read(sec, "calibration.json", _json)
     sec.data["calibration"] = result if isinstance(result, dict) else {}
@@ -186,7 +242,14 @@ def read_calibration(path: Path, name: str) -> Section:
 
 
 def calibration_frame(result: dict) -> pd.DataFrame:
-    """calibration.json as a long table: stage, metric, estimate, ci_low, ci_high, n."""
+    """calibration.json as a long table: stage, metric, estimate, ci_low, ci_high, n.
+
+    Example:
+
+    >>> calibration_frame({"raw": {"ece": {"estimate": 0.12, "ci": [0.08, 0.16], "n": 200}}})
+      stage metric  estimate  ci_low  ci_high      n
+    0   raw    ece      0.12    0.08     0.16  200.0
+    """
     rows = []
     for stage, block in result.items():
         if not isinstance(block, dict):
@@ -215,7 +278,19 @@ def _f(x: Any) -> float:
 
 
 def read_train(path: Path, name: str) -> Section:
-    """A loop run: config.toml, metrics.jsonl (one row per finished iteration), state.json."""
+    r"""A loop run: config.toml, metrics.jsonl (one row per finished iteration), state.json.
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     rows = [{"iteration": i, "length_drift_chars": 5.0 * i} for i in range(2)]
+    ...     _ = Path(d, "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ...     _ = Path(d, "config.toml").write_text("[run]\nn_iterations = 2\n")
+    ...     sec = read_train(Path(d), "run")
+    >>> sec.tables["metrics"]["length_drift_chars"].tolist(), sec.missing[0]
+    ([0.0, 5.0], 'metrics.jsonl: iterations 2 of 0-2 are missing (2 of 3 measured): ...')
+    """
     sec = Section("train", path, name)
     config = _read(sec, "config.toml", lambda p: (p.read_text(encoding="utf-8"),
                                                   tomllib.loads(p.read_text(encoding="utf-8"))))
@@ -273,7 +348,18 @@ def _ranges(values: list[int]) -> str:
 
 
 def read_sweep(path: Path, name: str) -> Section:
-    """A sweep: sweep.csv (one row per run), propagation.json, and its runs under runs/."""
+    r"""A sweep: sweep.csv (one row per run), propagation.json, and its runs under runs/.
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = Path(d, "sweep.csv").write_text(
+    ...         "judge.verbosity,seed,final_length_drift_chars\n0,0,1.5\n2,0,30.0\n")
+    ...     sec = read_sweep(Path(d), "sweep")
+    >>> sec.tables["sweep"]["judge.verbosity"].tolist(), sec.missing  # grid values as text
+    (['0', '2'], ['propagation.json: not written'])
+    """
     sec = Section("sweep", path, name)
     header = _read(sec, "sweep.csv", lambda p: list(pd.read_csv(p, nrows=0).columns))
     if header is not None:

@@ -32,7 +32,15 @@ def _ok(x: Any) -> bool:
 
 
 def pct(est: dict | None, unit: str = "") -> str:
-    """An estimate dict as '85% (95% CI 80–89%, n = 120)'."""
+    """An estimate dict as '85% (95% CI 80–89%, n = 120)'.
+
+    Example:
+
+    >>> pct({"estimate": 0.853, "ci": [0.804, 0.889], "n": 120}, " pairs")
+    '85% (95% CI 80–89%, n = 120 pairs)'
+    >>> pct({"estimate": None})
+    'n/a'
+    """
     if not isinstance(est, dict) or not _ok(est.get("estimate")):
         return _NA
     text = f"{100 * est['estimate']:.0f}%"
@@ -47,7 +55,15 @@ def pct(est: dict | None, unit: str = "") -> str:
 
 def num(est: dict | None, digits: int = 2, signed: bool = False, unit: str = "",
         n_unit: str = "") -> str:
-    """An estimate dict as '3.10 logits (95% CI 2.31 to 4.13, n = 120)'."""
+    """An estimate dict as '3.10 logits (95% CI 2.31 to 4.13, n = 120)'.
+
+    Example:
+
+    >>> num({"estimate": 1.4346, "ci": [1.37, 1.51], "n": 7}, unit=" logits")
+    '1.43 logits (95% CI 1.37 to 1.51, n = 7)'
+    >>> num({"estimate": -0.02, "ci": [None, None], "n": 3}, 3, signed=True)
+    '-0.020 (n = 3)'
+    """
     if not isinstance(est, dict) or not _ok(est.get("estimate")):
         return _NA
     text = f"{est['estimate']:{'+' if signed else ''}.{digits}f}{unit}"
@@ -77,7 +93,18 @@ def _excludes(est: dict | None, value: float) -> str:
 
 
 def audit_findings(sec: Section) -> list[Findings]:
-    """One group of findings per judge of an audit directory."""
+    """One group of findings per judge of an audit directory.
+
+    Example:
+
+    >>> from pathlib import Path
+    >>> p_first = {"estimate": 0.3, "ci": [0.2, 0.4], "n": 8}
+    >>> sec = Section("audit", Path("audit"), "audit", data={"audit": {
+    ...     "judge": "j", "n_verdicts": 10, "n_failed": 2, "position": {"p_first": p_first}}})
+    >>> (title, lines), = audit_findings(sec)
+    >>> print(title, "|", lines[1])
+    judge j | It picks the answer shown first in 30% (95% CI 20–40%, n = 8 pairs) of ...
+    """
     result = sec.data.get("audit", {})
     out = []
     padding = sec.tables.get("padding")
@@ -225,7 +252,17 @@ def _agreement_text(agr: dict) -> list[str]:
 
 
 def calibration_findings(sec: Section) -> list[Findings]:
-    """How each calibration step moved the held-out metrics."""
+    """How each calibration step moved the held-out metrics.
+
+    Example:
+
+    >>> from pathlib import Path
+    >>> raw, swap = ({"position_consistency": {"estimate": e, "n": 9}} for e in (0.6, 1.0))
+    >>> sec = Section("calibration", Path("cal"), "cal",
+    ...               data={"calibration": {"raw": raw, "swap": swap}})
+    >>> calibration_findings(sec)
+    [('', ['Position consistency: 0.60 (raw) → 1.00 (swap).'])]
+    """
     result = sec.data.get("calibration", {})
     stages = [s for s, v in result.items() if isinstance(v, dict)]
     if not stages:
@@ -288,7 +325,17 @@ def _judge_words(sec: Section) -> str:
 
 
 def train_findings(sec: Section) -> Findings:
-    """What the loop did to the policy: length, gold, judge score, labels (first vs last)."""
+    """What the loop did to the policy: length, gold, judge score, labels (first vs last).
+
+    Example:
+
+    >>> from pathlib import Path
+    >>> m = pd.DataFrame({"iteration": [0, 1], "length_chars_mean": [56.0, 76.0],
+    ...                   "length_drift_chars": [0.0, 20.0]})
+    >>> title, lines = train_findings(Section("train", Path("run"), "run", tables={"metrics": m}))
+    >>> print(title, "|", lines[1])
+    run | The policy's mean response length changed by +20.0 characters (56.0 → 76.0).
+    """
     m = sec.tables.get("metrics")
     if m is None or m.empty or "iteration" not in m:
         return (sec.name, ["No iteration was measured yet."])
@@ -346,7 +393,18 @@ def train_findings(sec: Section) -> Findings:
 
 
 def runs_comparison(sections: list[Section]) -> list[Findings]:
-    """One sentence comparing the final length drift and gold change of several runs."""
+    """One sentence comparing the final length drift and gold change of several runs.
+
+    Example:
+
+    >>> from pathlib import Path
+    >>> runs = [Section("train", Path(n), n, tables={"metrics": pd.DataFrame(
+    ...     {"iteration": [0, 1], "length_drift_chars": [0.0, d], "gold_change": [0.0, -0.1]})})
+    ...     for n, d in (("biased", 30.0), ("calibrated", 3.0))]
+    >>> (title, (line,)), = runs_comparison(runs)
+    >>> print(title, "|", line)
+    comparison | Final length drift / gold change by run: biased +30.0 characters / gold ...
+    """
     finals = []
     for sec in sections:
         m = sec.tables.get("metrics")
@@ -363,7 +421,15 @@ def runs_comparison(sections: list[Section]) -> list[Findings]:
 
 
 def study_findings(study: dict) -> list[str]:
-    """A study's paired tests in words: each stated only as far as its interval goes."""
+    """A study's paired tests in words: each stated only as far as its interval goes.
+
+    Example:
+
+    >>> study = {"paired": [{"contrast": "dose 3 - dose 0", "arm": {},
+    ...                      "drift": {"estimate": 9.0, "ci": [6.5, 11.5], "n": 3}}]}
+    >>> print(study_findings(study)[0])
+    all runs, dose 3 - dose 0: final length drift +9.0 chars ... (longer: the interval excludes 0); ...
+    """
     out = []
     if study.get("n_seeds"):
         out.append(f"{study.get('n_cells')} finished runs over {study['n_seeds']} seed(s); every "
@@ -387,7 +453,17 @@ def study_findings(study: dict) -> list[str]:
 
 
 def sweep_findings(sec: Section) -> list[Findings]:
-    """The study's paired tests (study.json) and propagation coefficients (propagation.json)."""
+    """The study's paired tests (study.json) and propagation coefficients (propagation.json).
+
+    Example:
+
+    >>> from pathlib import Path
+    >>> sec = Section("sweep", Path("sweep"), "sweep", data={"propagation": {
+    ...     "note": "no judge.verbosity axis in the grid: no propagation coefficient.",
+    ...     "settings": []}})
+    >>> sweep_findings(sec)
+    [('', ['no judge.verbosity axis in the grid: no propagation coefficient.'])]
+    """
     prop = sec.data.get("propagation", {})
     out = study_findings(sec.data.get("study") or {})
     if prop.get("note"):

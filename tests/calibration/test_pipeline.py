@@ -24,6 +24,21 @@ ALL_STEPS = ["swap", "swap_tie", "temperature", "platt", "isotonic", "length", "
 METRICS = {"ece", "brier", "nll", "accuracy", "position_consistency", "length_slope"}
 
 
+def test_a_step_without_its_own_init_has_no_params_and_prints():
+    from judgebench.calibration.base import Step
+
+    class Identity(Step):
+        def fit(self, verdicts):
+            return self
+
+        def transform(self, verdicts):
+            return verdicts
+
+    step = Identity()
+    assert step.get_params() == {} and repr(step) == "Identity()"
+    assert type(clone(step)) is Identity
+
+
 def test_registry_names_and_sklearn_contract():
     assert set(ALL_STEPS) <= set(step_names())
     for name in ALL_STEPS:

@@ -3,9 +3,6 @@ the report, from_verdicts, column checks, and inline PNG in notebooks."""
 
 from __future__ import annotations
 
-import doctest
-import importlib
-import pkgutil
 from pathlib import Path
 
 import matplotlib
@@ -205,37 +202,3 @@ def test_exported_from_the_package_lazily() -> None:
     for name in displays.__all__:
         assert getattr(judgebench, name) is getattr(displays, name)
     assert judgebench.RunResult is RunResult and judgebench.SweepResult is SweepResult
-
-
-@pytest.mark.parametrize("module", [f"judgebench.report.{m.name}" for m in
-                                    pkgutil.iter_modules(judgebench.report.__path__)])
-def test_doctests(module: str) -> None:
-    """Every report module's examples run in `make test` (the Displays' and the panels' too)."""
-    failed, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
-    assert failed == 0
-
-
-def test_readme_results_and_displays_block_runs(monkeypatch, capsys) -> None:
-    """README's second Python API block, run after the five-line one (it uses ``audit``)."""
-    import re
-
-    import matplotlib.pyplot as plt
-
-    root = Path(__file__).resolve().parents[2]
-    text = (root / "README.md").read_text(encoding="utf-8")
-    start = text.index("\n## Python API in five lines\n")
-    section = text[start:text.index("\n## ", start + 1)]
-    five, results = re.findall(r"```python\n(.*?)```", section, re.S)[:2]
-    monkeypatch.chdir(root)  # the block names the committed study by its relative path
-    scope: dict = {}
-    matplotlib.use("Agg")
-    try:
-        exec(compile(five, "README.md: five lines", "exec"), scope)
-        exec(compile(results, "README.md: results and displays", "exec"), scope)
-    finally:
-        plt.close("all")
-    left, right = scope["left"], scope["right"]
-    assert left.get_title() == "Policy length (held-out prompts)" and right.lines
-    assert "dose 3 - dose 0" in set(scope["paired"]["contrast"])
-    assert "calibration=length" in capsys.readouterr().out
-    assert isinstance(scope["study"].plot(), DoseResponseDisplay)

@@ -1,4 +1,4 @@
-"""Figures (judgebench/report/plots.py): labelled, nothing clipped or overlapping, values read
+"""Figures (judgebench/report/plots/): labelled, nothing clipped or overlapping, values read
 from the tables unchanged, robust to missing keys."""
 
 from __future__ import annotations
