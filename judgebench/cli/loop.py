@@ -64,7 +64,9 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         out = args.model_out or str(Path(args.refit[0]) / "forecast.json")
         from judgebench.report.plots import forecast_validation_png
 
-        model, report = fv.refit(args.refit, out, form=args.form, draw=forecast_validation_png)
+        model, report = fv.refit(args.refit, out, form=args.form,
+                                 validation_dir=args.validation_out,
+                                 draw=forecast_validation_png)
         last = [v for v in report["validations"] if v["target"] == "drift"
                 and v["form"] == args.form and v["horizon"] == max(model.horizons_)]
         for v in last:

@@ -368,7 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "fitted on is flagged. See docs/design/forecast.md.",
         epilog="examples:\n  judgebench forecast --config configs/smollm2-study.toml "
                "--judge 'simulated:verbosity=3,noise=0.5,seed=0' --iterations 4\n"
-               "  judgebench forecast --refit studies/smollm2-verbosity")
+               "  judgebench forecast --refit studies/smollm2-verbosity\n"
+               "  judgebench forecast --refit studies/smollm2-verbosity studies/smollm2-listness "
+               "--model-out data/forecast.json --validation-out studies/forecast")
     p.add_argument("--config", default=None, help="the loop's TOML config")
     p.add_argument("--judge", default=None, metavar="SPEC",
                    help="the judge to audit (default: the config's [judge])")
@@ -383,9 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the forecast as JSON")
     p.add_argument("--refit", nargs="+", default=None, metavar="STUDY_DIR",
                    help="refit the model on these studies' finished cells and write "
-                        "forecast_validation.{json,md,png} to the study folder")
+                        "forecast_validation.{json,md,png} (see --validation-out)")
     p.add_argument("--model-out", default=None, metavar="FILE",
                    help="where --refit writes the model (default: STUDY_DIR/forecast.json)")
+    p.add_argument("--validation-out", default=None, metavar="DIR",
+                   help="where --refit writes forecast_validation.{json,md,png} (default: the "
+                        "study folder for one study, else the model's folder)")
     p.add_argument("--form", default="saturating", choices=("saturating", "linear"),
                    help="dose-response form for --refit (default: %(default)s)")
     p.set_defaults(func=_cmd_forecast)

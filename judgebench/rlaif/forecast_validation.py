@@ -238,7 +238,7 @@ def validation_report(table: pd.DataFrame, *, level: float = 0.8) -> dict[str, A
             for family in sorted(table["family"].unique())
             for h in sorted(table.loc[table["family"] == family, "horizon"].unique())
             for target in TARGETS for form in FORMS]
-    text = " ".join(leave_one_out.__doc__.split("\n\n", 1)[1].split())
+    text = " ".join(leave_one_out.__doc__.split("\n\n")[1].split())
     points = [leave_one_point_out(table, form=form, level=level, family=family,
                                   target=target)
               for family in sorted(table["family"].unique())

@@ -201,3 +201,15 @@ def test_leave_one_point_out_predicts_seed_means_with_intervals_for_a_mean():
     assert len(report["point_validations"]) == 4  # 2 targets x 2 forms
     md = fv.validation_markdown(report)
     assert "## Grid points" in md and "floor seed noise sets" in md
+
+
+def test_refit_command_writes_the_validation_where_it_is_told(tmp_path, capsys):
+    from judgebench.cli import main
+
+    study = _study(tmp_path)
+    code = main(["forecast", "--refit", str(study), "--model-out", str(tmp_path / "m.json"),
+                 "--validation-out", str(tmp_path / "validation"), "--form", "linear"])
+    assert code == 0 and (tmp_path / "m.json").exists()
+    assert (tmp_path / "validation" / "forecast_validation.md").exists()
+    assert not (study / "forecast_validation.md").exists()
+    assert "leave-one-out (linear, 6 cells, 4 it.)" in capsys.readouterr().out
