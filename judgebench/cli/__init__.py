@@ -26,7 +26,9 @@ Each command calls the public function a notebook calls (run_audit, run_calibrat
 # audit, calibrate, winrate, validate), loop.py (train, sweep, forecast, serve-reward) and
 # reporting.py (report, quickstart); parser.py builds the argparse tree from them, helptext.py
 # formats its help, and checks.py holds UsageError and the argument checks. This module keeps
-# the entry point, main, and re-exports the names the single-module cli.py had.
+# the entry point, main, and the names callers use: build_parser, UsageError and
+# JUDGE_FAILURES_EXIT. The private helpers stay in the module that holds them (one name, one
+# object: a test that patches one patches what the commands call).
 
 from __future__ import annotations
 
@@ -35,47 +37,9 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from judgebench import __version__  # noqa: F401
-from judgebench.cli.checks import (  # noqa: F401  (re-exported: judgebench.cli's names)
-    UsageError,
-    _at_least,
-    _check_grid,
-    _check_overrides,
-    _check_spec,
-    _out_dir,
-    _out_table,
-    _parse_max_failures,
-    _parse_orders,
-)
-from judgebench.cli.helptext import (  # noqa: F401
-    _CONFIG_HELP,
-    _MAIN_EPILOG,
-    _RUN_FILES,
-    _TABLES,
-    _Formatter,
-    _is_prose,
-    _join_prose,
-    _judge_epilog,
-)
-from judgebench.cli.judging import (  # noqa: F401
-    JUDGE_FAILURES_EXIT,
-    _calibrate_apply,
-    _cmd_audit,
-    _cmd_calibrate,
-    _cmd_import,
-    _cmd_judge,
-    _cmd_validate,
-    _cmd_winrate,
-    _common_errors,
-)
-from judgebench.cli.loop import (  # noqa: F401
-    _cmd_forecast,
-    _cmd_serve_reward,
-    _cmd_sweep,
-    _cmd_train,
-)
+from judgebench.cli.checks import UsageError
+from judgebench.cli.judging import JUDGE_FAILURES_EXIT
 from judgebench.cli.parser import build_parser
-from judgebench.cli.reporting import _cmd_quickstart, _cmd_report  # noqa: F401
 
 #: Errors a user can fix (bad input, a missing file, a bad option): one line and exit code 2.
 #: Anything else is a bug and keeps its traceback.
@@ -118,3 +82,5 @@ def _one_line(err: BaseException) -> str:
     text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
     return text or type(err).__name__
 
+
+__all__ = ["JUDGE_FAILURES_EXIT", "USER_ERRORS", "UsageError", "build_parser", "main"]

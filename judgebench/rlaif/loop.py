@@ -34,7 +34,12 @@ from judgebench.rlaif.policies import PolicyStore
 from judgebench.rlaif.rundir import RunDir, step_seed
 from judgebench.rlaif.steps.generate import GenerateStep
 from judgebench.rlaif.steps.instrument import InstrumentStep
-from judgebench.rlaif.steps.judge import JudgeFailuresError, JudgeStep, build_judge
+from judgebench.rlaif.steps.judge import (
+    JudgeFailuresError,
+    JudgeStep,
+    build_judge,
+    shards_judging,
+)
 from judgebench.rlaif.steps.train import TrainStep
 from judgebench.rlaif.tasks import TaskSet, load_task_set
 
@@ -134,7 +139,7 @@ class Run:
         self.dir = RunDir(self.root, cfg, self.dist)
         self.judge = judge
         # Sharded judging: every process judges its share, with the same judge and cache.
-        judges_here = self.main or (cfg.labeling.shard_judging and self.dist.num_processes > 1)
+        judges_here = self.main or shards_judging(cfg, self.dist)
         if self.judge is None and (judges_here or cfg.optimize.algorithm == "direct"):
             self.judge = build_judge(cfg, self.tasks)
         self.dir.open()  # the first write: everything above can fail with nothing written

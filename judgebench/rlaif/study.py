@@ -59,6 +59,15 @@ DRIFT, GOLD, LABEL_BIAS = ("final_length_drift_chars", "final_gold_change",
 UNCALIBRATED = ("none", "raw", "")
 
 
+def family_name(dose: str | None) -> str:
+    """The bias family a dose axis injects: "length" for judge.verbosity, else the feature.
+
+    >>> family_name("judge.verbosity"), family_name("judge.listness")
+    ('length', 'listness')
+    """
+    return "length" if dose is None or dose == "judge.verbosity" else dose.split(".", 1)[1]
+
+
 def family_columns(dose: str | None) -> tuple[str, str]:
     """(drift column, label-level bias column) of the bias family a dose axis injects.
 
@@ -69,9 +78,9 @@ def family_columns(dose: str | None) -> tuple[str, str]:
     >>> family_columns("judge.lexical")
     ('final_feature_rate_change_lexical', 'mean_label_prefers_lexical')
     """
-    if dose is None or dose == "judge.verbosity":
+    name = family_name(dose)
+    if name == "length":
         return DRIFT, LABEL_BIAS
-    name = dose.split(".", 1)[1]
     return f"final_feature_rate_change_{name}", f"mean_label_prefers_{name}"
 
 
@@ -81,11 +90,11 @@ def family_labels(dose: str | None) -> dict[str, tuple[str, str, int]]:
     >>> family_labels("judge.listness")["drift"][1]
     'final change in the share of held-out responses showing listness'
     """
-    if dose is None or dose == "judge.verbosity":
+    name = family_name(dose)
+    if name == "length":
         return {"drift": ("Length drift", "final length drift (characters)", 1),
                 "label_prefers_longer": ("Label-level bias",
                                          "share of labels picking the longer response", 2)}
-    name = dose.split(".", 1)[1]
     return {"drift": (f"{name} drift",
                       f"final change in the share of held-out responses showing {name}", 3),
             "label_prefers_longer": ("Label-level bias",
@@ -417,8 +426,7 @@ def to_markdown(result: dict[str, Any]) -> str:
                      f"{_iv(row.get('gold_change'), 3)} | "
                      f"{_iv(row.get('label_prefers_longer'), 2, signed=False)} | "
                      f"{_iv(row.get('label_accuracy'), 2, signed=False)} |")
-    dose = result.get("dose_axis")
-    family = "length" if dose in (None, "judge.verbosity") else dose.split(".", 1)[1]
+    family = family_name(result.get("dose_axis"))
     onsets = [(row["cell"], row.get(f"onset_{family}")) for row in result.get("cells", [])]
     if any(o for _, o in onsets):
         lines += ["", f"## Hacking onset ({family}; the onset rule of docs/design/studies.md)",

@@ -481,14 +481,14 @@ def _say_plan(say, cells: list[Cell], todo: list[Cell], est: CellEstimate, jobs:
 def _say_cell(say, row: dict, cells: list[Cell], out: Path) -> None:
     n_done = sum((read_cell(out, c) or {}).get("status") == "done" for c in cells)
     if row["status"] == "done":
-        from judgebench.rlaif.study import DRIFT, dose_axis, family_columns
+        from judgebench.rlaif.study import dose_axis, family_columns, family_name
 
         rec = row["record"]
         # A feature dose's own drift first (the change in the share showing the feature).
         dose = dose_axis(list(row.get("values", {})))
-        column = family_columns(dose)[0]
-        family = "" if column == DRIFT else \
-            f"{dose.split('.', 1)[1]} rate change {rec.get(column, float('nan')):+.3f}, "
+        name = family_name(dose)
+        family = "" if name == "length" else \
+            f"{name} rate change {rec.get(family_columns(dose)[0], float('nan')):+.3f}, "
         say(f"sweep: {row['cell']} done in {row['wall_s'] / 60:.1f} min ({family}drift "
             f"{rec.get('final_length_drift_chars', float('nan')):+.1f} chars, gold change "
             f"{rec.get('final_gold_change', float('nan')):+.3f}); {n_done}/{len(cells)} cells")

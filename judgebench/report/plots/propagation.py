@@ -350,7 +350,10 @@ def forecast_validation_figure(validations: Sequence[Any]) -> Figure:
             ax.plot([lo, hi], [lo, hi], **REF)
             ax.set_xlabel(f"observed {s['target']} after {s['horizon']} it.")
             ax.set_ylabel(f"leave-one-out forecast ({s['form']})")
-            ax.set_title(f"{s['form']} (n = {s['n_cells']})\ncoverage {s['coverage']:.0%}")
+            # Several families (the shipped model's): say whose drift each panel is.
+            family = f"{s['family']}, " if s.get("family") else ""
+            ax.set_title(f"{family}{s['form']} (n = {s['n_cells']})\n"
+                         f"coverage {s['coverage']:.0%}")
         axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
         return fig
 

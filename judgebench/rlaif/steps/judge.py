@@ -69,8 +69,8 @@ class JudgeStep:
 
     @property
     def sharded(self) -> bool:
-        """Whether every process judges its share ([labeling] shard_judging, > 1 process)."""
-        return self.cfg.labeling.shard_judging and self.dir.dist.num_processes > 1
+        """Whether every process judges its share (:func:`shards_judging`)."""
+        return shards_judging(self.cfg, self.dir.dist)
 
     def _judge(self, pairs: pd.DataFrame, **kw: Any) -> pd.DataFrame:
         """labeling.judge_pairs on this process's share of the chunks, gathered when sharded."""
@@ -165,6 +165,16 @@ class JudgeStep:
         if self.dir.main:
             self.dir.add_timing(i, "eval_judge", time.perf_counter() - t0)
         return int((~ok).sum())
+
+
+def shards_judging(cfg: LoopConfig, dist: Any) -> bool:
+    """Whether every process judges its share: [labeling] shard_judging, more than 1 process.
+
+    >>> from types import SimpleNamespace
+    >>> shards_judging(LoopConfig(), SimpleNamespace(num_processes=2))
+    False
+    """
+    return cfg.labeling.shard_judging and dist.num_processes > 1
 
 
 def check_failures(verdicts: pd.DataFrame, max_share: float, what: str) -> None:
